@@ -1,0 +1,261 @@
+//! The one error type of crmkit-core, and the coarse [`ErrorKind`] that bindings map to.
+
+use std::fmt;
+
+use crate::ids::CustomerId;
+use crate::money::Currency;
+
+/// A specialised `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a backend or a parser, kept as the [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in crmkit.
+///
+/// Every variant says what was wrong and, where it applies, where (field, file, line).
+/// Match on [`Error::kind`] when only the category matters.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::{ErrorKind, Money};
+///
+/// let err = Money::parse("12,50", "EUR").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Validation);
+/// assert!(err.to_string().contains("amount"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value failed validation; `field` names the offending field.
+    #[error("invalid {field}: {message}")]
+    Validation {
+        /// The field (or column) that was wrong.
+        field: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// Two different currencies met where one was required.
+    #[error("currency mismatch: cannot combine {left} with {right} without a conversion")]
+    CurrencyMismatch {
+        /// The currency already present.
+        left: Currency,
+        /// The currency that did not match.
+        right: Currency,
+    },
+    /// Something that was looked up does not exist.
+    #[error("{entity} not found: {key}")]
+    NotFound {
+        /// What kind of thing was looked up ("customer", ...).
+        entity: &'static str,
+        /// The id or key it was looked up by.
+        key: String,
+    },
+    /// An identity key is already held by another customer.
+    #[error("identity key {key} already belongs to customer {owner}")]
+    DuplicateIdentityKey {
+        /// The normalised key, e.g. `email:ada@example.org`.
+        key: String,
+        /// The customer that holds it.
+        owner: CustomerId,
+    },
+    /// A record with this id already exists.
+    #[error("{entity} {key} already exists")]
+    AlreadyExists {
+        /// What kind of record.
+        entity: &'static str,
+        /// Its id.
+        key: String,
+    },
+    /// The record changed since it was read (optimistic concurrency).
+    #[error(
+        "customer {customer} was changed concurrently: expected revision {expected}, found {found}"
+    )]
+    StaleRevision {
+        /// The customer.
+        customer: CustomerId,
+        /// The revision the writer read.
+        expected: u64,
+        /// The revision in the store.
+        found: u64,
+    },
+    /// A custom field was redefined with another type.
+    #[error("field {name} is already defined as {existing}, cannot redefine it as {requested}")]
+    FieldTypeConflict {
+        /// Field name.
+        name: String,
+        /// Its declared type.
+        existing: String,
+        /// The type asked for.
+        requested: String,
+    },
+    /// Input data could not be parsed at all (not a value problem: the file itself).
+    #[error("malformed input: {message}")]
+    Malformed {
+        /// What the parser said.
+        message: String,
+    },
+    /// A row of an import was bad; says where, and what was already committed.
+    #[error("{0}")]
+    Import(Box<ImportError>),
+    /// The database was written by a newer crmkit.
+    #[error(
+        "database schema version {found} is newer than this crmkit supports ({supported}); upgrade crmkit"
+    )]
+    SchemaTooNew {
+        /// The version found in the file.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+    /// The storage backend failed (I/O, corruption, locking...).
+    #[error("storage error: {message}")]
+    Storage {
+        /// What the backend was doing and what it said.
+        message: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where in an input a problem was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file name (or another label for the input).
+    pub source: String,
+    /// 1-based line number of the row.
+    pub line: u64,
+    /// The column or JSON key, when the problem is in one field.
+    pub field: Option<String>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, line {}", self.source, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed import row: where, why, and how much had been committed before it.
+#[derive(Debug)]
+pub struct ImportError {
+    /// Where the bad row is.
+    pub location: Location,
+    /// What was wrong with it.
+    pub cause: Error,
+    /// Rows committed (in earlier, whole batches) before the failing batch.
+    pub committed_rows: u64,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (import stopped; {} rows committed before the failing batch, which wrote nothing)",
+            self.location, self.cause, self.committed_rows
+        )
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// The category of an [`Error`], stable across versions; what bindings map to exceptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad input: a value, a row, a file.
+    Validation,
+    /// Not found.
+    NotFound,
+    /// Conflicts with existing data (duplicate key, concurrent change, field type).
+    Conflict,
+    /// The backend or the file system failed, or the database is from a newer version.
+    Storage,
+}
+
+impl Error {
+    /// The category of this error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_core::{Error, ErrorKind};
+    /// let e = Error::NotFound { entity: "customer", key: "x".into() };
+    /// assert_eq!(e.kind(), ErrorKind::NotFound);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation { .. } | Error::CurrencyMismatch { .. } | Error::Malformed { .. } => {
+                ErrorKind::Validation
+            }
+            Error::Import(inner) => inner.cause.kind(),
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::DuplicateIdentityKey { .. }
+            | Error::AlreadyExists { .. }
+            | Error::StaleRevision { .. }
+            | Error::FieldTypeConflict { .. } => ErrorKind::Conflict,
+            Error::SchemaTooNew { .. } | Error::Storage { .. } | Error::Io { .. } => {
+                ErrorKind::Storage
+            }
+        }
+    }
+
+    /// Shorthand for a [`Error::Validation`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = crmkit_core::Error::validation("email", "missing @");
+    /// assert_eq!(e.to_string(), "invalid email: missing @");
+    /// ```
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation { field: field.into(), message: message.into() }
+    }
+
+    /// Shorthand for a [`Error::Storage`] that wraps a backend error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk full");
+    /// let e = crmkit_core::Error::storage("committing batch", io);
+    /// assert!(e.to_string().contains("committing batch"));
+    /// ```
+    pub fn storage(context: &str, source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Error::Storage { message: format!("{context}: {source}"), source: Some(source) }
+    }
+
+    /// The row location, if this error came from an import.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = crmkit_core::Error::validation("x", "y");
+    /// assert!(e.location().is_none());
+    /// ```
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Import(inner) => Some(&inner.location),
+            _ => None,
+        }
+    }
+}

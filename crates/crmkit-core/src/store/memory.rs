@@ -1,0 +1,347 @@
+//! `MemoryStore`: the reference backend, and the model the other backends are tested against.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{
+    AuditEntry, BatchOutcome, CustomerQuery, Page, PurchaseColumns, Store, StoreStats, TimeRange,
+    WriteBatch, WriteOp,
+};
+use crate::customer::{Customer, FieldDef};
+use crate::error::{Error, Result};
+use crate::identity::IdentityKey;
+use crate::ids::{CustomerId, InteractionId};
+use crate::interaction::{Interaction, InteractionKind};
+
+/// A store that keeps everything in memory: fast, and gone when dropped.
+///
+/// It is the reference every other backend must match.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::{Crm, MemoryStore, NewCustomer};
+/// let crm = Crm::new(MemoryStore::new());
+/// crm.create_customer(NewCustomer::organisation("Initech").email("it@initech.example"))?;
+/// assert_eq!(crm.store().stats()?.customers, 1);
+/// # Ok::<(), crmkit_core::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    customers: BTreeMap<CustomerId, Customer>,
+    keys: HashMap<IdentityKey, CustomerId>,
+    interactions: Vec<Interaction>,
+    by_customer: HashMap<CustomerId, Vec<u32>>,
+    idempotency: HashMap<String, InteractionId>,
+    fields: BTreeMap<String, FieldDef>,
+    audit: Vec<AuditEntry>,
+}
+
+/// What to undo if a later write of the same batch fails.
+enum Undo {
+    /// The customer had this previous record (`None`: it did not exist).
+    Customer(CustomerId, Option<Box<Customer>>),
+    Field(String),
+}
+
+impl MemoryStore {
+    /// An empty store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_core::Store;
+    /// assert_eq!(crmkit_core::MemoryStore::new().stats()?.interactions, 0);
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Inner>> {
+        self.inner.read().map_err(|_| poisoned())
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
+        self.inner.write().map_err(|_| poisoned())
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Storage { message: "memory store lock poisoned by a panic".into(), source: None }
+}
+
+impl Inner {
+    fn apply(&mut self, batch: WriteBatch) -> Result<BatchOutcome> {
+        let interactions_before = self.interactions.len();
+        let audit_before = self.audit.len();
+        let mut undo = Vec::new();
+        let mut outcome = BatchOutcome::default();
+        for op in batch.ops {
+            if let Err(e) = self.apply_op(op, &mut undo, &mut outcome) {
+                self.rollback(undo, interactions_before, audit_before);
+                return Err(e);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn apply_op(
+        &mut self,
+        op: WriteOp,
+        undo: &mut Vec<Undo>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<()> {
+        match op {
+            WriteOp::InsertCustomer(mut c) => {
+                if self.customers.contains_key(&c.id) {
+                    return Err(Error::AlreadyExists { entity: "customer", key: c.id.to_string() });
+                }
+                self.check_keys_free(&c)?;
+                normalise_times(&mut c);
+                for k in &c.identities {
+                    self.keys.insert(k.clone(), c.id);
+                }
+                undo.push(Undo::Customer(c.id, None));
+                self.customers.insert(c.id, c);
+            }
+            WriteOp::UpdateCustomer { customer: mut c, expected_revision } => {
+                let old = self
+                    .customers
+                    .get(&c.id)
+                    .ok_or_else(|| Error::NotFound { entity: "customer", key: c.id.to_string() })?;
+                if old.revision != expected_revision {
+                    return Err(Error::StaleRevision {
+                        customer: c.id,
+                        expected: expected_revision,
+                        found: old.revision,
+                    });
+                }
+                self.check_keys_free(&c)?;
+                normalise_times(&mut c);
+                let old = self.customers.insert(c.id, c.clone());
+                if let Some(old) = &old {
+                    for k in &old.identities {
+                        self.keys.remove(k);
+                    }
+                }
+                for k in &c.identities {
+                    self.keys.insert(k.clone(), c.id);
+                }
+                undo.push(Undo::Customer(c.id, old.map(Box::new)));
+            }
+            WriteOp::AppendInteraction(new) => {
+                if !self.customers.contains_key(&new.customer) {
+                    return Err(Error::NotFound {
+                        entity: "customer",
+                        key: new.customer.to_string(),
+                    });
+                }
+                if let Some(key) = &new.idempotency_key
+                    && self.idempotency.contains_key(key)
+                {
+                    outcome.appended.push(None);
+                    return Ok(());
+                }
+                let id = InteractionId(self.interactions.len() as u64 + 1);
+                let interaction = new.into_interaction(id);
+                if let Some(key) = &interaction.idempotency_key {
+                    self.idempotency.insert(key.clone(), id);
+                }
+                self.by_customer
+                    .entry(interaction.customer)
+                    .or_default()
+                    .push(self.interactions.len() as u32);
+                self.interactions.push(interaction);
+                outcome.appended.push(Some(id));
+            }
+            WriteOp::DefineField(def) => match self.fields.get(&def.name) {
+                Some(existing) if existing.field_type != def.field_type => {
+                    return Err(Error::FieldTypeConflict {
+                        name: def.name,
+                        existing: existing.field_type.to_string(),
+                        requested: def.field_type.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    undo.push(Undo::Field(def.name.clone()));
+                    self.fields.insert(def.name.clone(), def);
+                }
+            },
+            WriteOp::Audit(record) => {
+                if !self.customers.contains_key(&record.customer) {
+                    return Err(Error::NotFound {
+                        entity: "customer",
+                        key: record.customer.to_string(),
+                    });
+                }
+                let seq = self.audit.len() as u64 + 1;
+                self.audit.push(AuditEntry::from_record(seq, record));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_keys_free(&self, c: &Customer) -> Result<()> {
+        for k in &c.identities {
+            if let Some(owner) = self.keys.get(k)
+                && *owner != c.id
+            {
+                return Err(Error::DuplicateIdentityKey { key: k.to_string(), owner: *owner });
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self, undo: Vec<Undo>, interactions_before: usize, audit_before: usize) {
+        for interaction in self.interactions.drain(interactions_before..).rev() {
+            if let Some(positions) = self.by_customer.get_mut(&interaction.customer) {
+                positions.pop();
+                if positions.is_empty() {
+                    self.by_customer.remove(&interaction.customer);
+                }
+            }
+            if let Some(key) = &interaction.idempotency_key {
+                self.idempotency.remove(key);
+            }
+        }
+        self.audit.truncate(audit_before);
+        for step in undo.into_iter().rev() {
+            match step {
+                Undo::Customer(id, previous) => {
+                    if let Some(current) = self.customers.remove(&id) {
+                        for k in &current.identities {
+                            self.keys.remove(k);
+                        }
+                    }
+                    if let Some(previous) = previous {
+                        for k in &previous.identities {
+                            self.keys.insert(k.clone(), id);
+                        }
+                        self.customers.insert(id, *previous);
+                    }
+                }
+                Undo::Field(name) => {
+                    self.fields.remove(&name);
+                }
+            }
+        }
+    }
+}
+
+fn normalise_times(c: &mut Customer) {
+    use crate::time::truncate_micros;
+    c.created_at = truncate_micros(c.created_at);
+    c.updated_at = truncate_micros(c.updated_at);
+    for s in &mut c.stage_history {
+        s.at = truncate_micros(s.at);
+    }
+    for s in &mut c.consents {
+        s.at = truncate_micros(s.at);
+    }
+}
+
+impl Store for MemoryStore {
+    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
+        self.write()?.apply(batch)
+    }
+
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
+        Ok(self.read()?.customers.get(&id).cloned())
+    }
+
+    fn customer_by_key(&self, key: &IdentityKey) -> Result<Option<Customer>> {
+        let inner = self.read()?;
+        Ok(inner.keys.get(key).and_then(|id| inner.customers.get(id)).cloned())
+    }
+
+    fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
+        use std::ops::Bound;
+        let inner = self.read()?;
+        let start = query.after.map_or(Bound::Unbounded, Bound::Excluded);
+        let limit = query.limit.max(1);
+        let mut items: Vec<Customer> = inner
+            .customers
+            .range((start, Bound::Unbounded))
+            .map(|(_, c)| c)
+            .filter(|c| query.matches(c))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    fn interactions(&self, customer: CustomerId, range: TimeRange) -> Result<Vec<Interaction>> {
+        let inner = self.read()?;
+        let mut out: Vec<Interaction> = inner
+            .by_customer
+            .get(&customer)
+            .into_iter()
+            .flatten()
+            .map(|&pos| &inner.interactions[pos as usize])
+            .filter(|i| range.contains(i.occurred_at))
+            .cloned()
+            .collect();
+        out.sort_by_key(|i| (i.occurred_at, i.id));
+        Ok(out)
+    }
+
+    fn scan_purchases(&self) -> Result<PurchaseColumns> {
+        let inner = self.read()?;
+        let mut cols = PurchaseColumns::default();
+        let mut seen = HashMap::new();
+        for i in &inner.interactions {
+            if let InteractionKind::Purchase { total, .. } = &i.kind {
+                cols.push_row(
+                    &mut seen,
+                    i.customer,
+                    i.customer,
+                    i.occurred_at.timestamp_micros(),
+                    total.amount,
+                    total.currency,
+                );
+            }
+        }
+        Ok(cols)
+    }
+
+    fn audit_log(
+        &self,
+        customer: Option<CustomerId>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        let inner = self.read()?;
+        let start = (after as usize).min(inner.audit.len());
+        Ok(inner.audit[start..]
+            .iter()
+            .filter(|e| customer.is_none_or(|c| e.customer == c))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn field_schema(&self) -> Result<Vec<FieldDef>> {
+        Ok(self.read()?.fields.values().cloned().collect())
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let inner = self.read()?;
+        Ok(StoreStats {
+            customers: inner.customers.len() as u64,
+            interactions: inner.interactions.len() as u64,
+        })
+    }
+}
