@@ -74,6 +74,31 @@ impl Customer {
             .map_or(ConsentStatus::Unknown, |c| c.status)
     }
 
+    /// Drops sub-microsecond precision from every timestamp of the record, as every store keeps
+    /// microseconds (see [`crate::time::truncate_micros`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_core::{Crm, NewCustomer};
+    /// let mut c = Crm::in_memory().create_customer(NewCustomer::person("Bo"))?;
+    /// c.created_at = chrono::DateTime::from_timestamp(1, 999).unwrap();
+    /// c.truncate_to_micros();
+    /// assert_eq!(c.created_at.timestamp_subsec_nanos(), 0);
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn truncate_to_micros(&mut self) {
+        use crate::time::truncate_micros;
+        self.created_at = truncate_micros(self.created_at);
+        self.updated_at = truncate_micros(self.updated_at);
+        for s in &mut self.stage_history {
+            s.at = truncate_micros(s.at);
+        }
+        for s in &mut self.consents {
+            s.at = truncate_micros(s.at);
+        }
+    }
+
     /// The first key of a kind, if any.
     ///
     /// # Examples

@@ -1,1 +1,740 @@
-//! placeholder
+//! # crmkit-sqlite
+//!
+//! [`SqliteStore`]: crmkit's embedded default [`Store`], on bundled SQLite. The only crate of
+//! crmkit that speaks SQL.
+//!
+//! - WAL journal, `synchronous = NORMAL` (a committed batch survives the process being killed;
+//!   after an operating-system crash or power loss the last batches may be lost, never half of one),
+//!   foreign keys on, a busy timeout of 5 s.
+//! - Numbered migrations (`migrations/NNN_*.sql`) tracked in `PRAGMA user_version`; a database from
+//!   a newer crmkit is refused with [`Error::SchemaTooNew`].
+//! - Prepared (cached) statements only; no SQL is ever built from user input.
+//! - One writer connection; readers of a file database use their own connections, so they read a
+//!   consistent snapshot while a batch is being written.
+//!
+//! Do not open the same database file from another copy of SQLite in the same process (Python's
+//! `sqlite3` module, for instance) while crmkit has it open: two copies of SQLite do not share
+//! their POSIX locks.
+//!
+//! ```
+//! use crmkit_core::{Crm, NewCustomer};
+//! use crmkit_sqlite::SqliteStore;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let crm = Crm::new(SqliteStore::open(dir.path().join("crm.db"))?);
+//! crm.create_customer(NewCustomer::person("Ada").email("ada@example.org"))?;
+//! assert_eq!(crm.store().stats()?.customers, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard};
+
+use crmkit_core::store::{
+    AuditEntry, BatchOutcome, CustomerQuery, Page, PurchaseColumns, Store, StoreStats, TimeRange,
+    WriteBatch, WriteOp,
+};
+use crmkit_core::{
+    AuditRecord, Channel, Currency, Customer, CustomerId, Error, FieldDef, FieldType, IdentityKey,
+    Interaction, InteractionId, InteractionKind, Money, NewInteraction, Result,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rust_decimal::Decimal;
+
+pub use schema::SCHEMA_VERSION;
+
+/// A [`Store`] on a SQLite database file, or in memory.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::Store;
+/// let store = crmkit_sqlite::SqliteStore::open_in_memory()?;
+/// assert_eq!(store.stats()?.interactions, 0);
+/// # Ok::<(), crmkit_core::Error>(())
+/// ```
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    /// Idle reader connections (file databases only; an in-memory database reads on the writer).
+    readers: Mutex<Vec<Connection>>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn db_err(context: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    move |e| Error::storage(context, e)
+}
+
+fn json_err(context: &str) -> impl FnOnce(serde_json::Error) -> Error + '_ {
+    move |e| Error::storage(context, e)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a database file and brings its schema up to date.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaTooNew`] if the file was written by a newer crmkit; [`Error::Storage`] if it
+    /// cannot be opened or is not a SQLite database.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let store = crmkit_sqlite::SqliteStore::open(dir.path().join("crm.db"))?;
+    /// assert!(store.path().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path)
+            .map_err(|e| Error::storage(&format!("opening {}", path.display()), e))?;
+        let conn = schema::prepare_writer(conn, &path.display().to_string())?;
+        Ok(SqliteStore { writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: Some(path) })
+    }
+
+    /// A fresh database in memory (gone when the store is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let store = crmkit_sqlite::SqliteStore::open_in_memory()?;
+    /// assert!(store.path().is_none());
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        let conn = Connection::open_in_memory().map_err(db_err("opening an in-memory database"))?;
+        let conn = schema::prepare_writer(conn, ":memory:")?;
+        Ok(SqliteStore { writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: None })
+    }
+
+    /// The database file, if not in memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(crmkit_sqlite::SqliteStore::open_in_memory()?.path().is_none());
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.writer.lock().map_err(|_| poisoned())
+    }
+
+    /// Runs `f` on a reader connection: a pooled one for a file database, the writer in memory.
+    fn read<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let Some(path) = &self.path else {
+            return f(&mut *self.writer()?);
+        };
+        let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => schema::open_reader(path)?,
+        };
+        let result = f(&mut conn);
+        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Storage { message: "sqlite store lock poisoned by a panic".into(), source: None }
+}
+
+/// Customer `seq` (internal row key) by public id, if the customer exists.
+fn customer_seq(tx: &Connection, id: CustomerId) -> Result<Option<(i64, u64)>> {
+    tx.prepare_cached(r#"SELECT "seq", "revision" FROM "customers" WHERE "id" = ?1"#)
+        .and_then(|mut s| {
+            s.query_row([&id.to_bytes()[..]], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+                .optional()
+        })
+        .map_err(db_err("looking up a customer"))
+}
+
+fn not_found(id: CustomerId) -> Error {
+    Error::NotFound { entity: "customer", key: id.to_string() }
+}
+
+/// Fails if a key of `c` belongs to another customer.
+fn check_keys_free(tx: &Connection, c: &Customer) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            r#"SELECT c."id" FROM "identity_keys" k JOIN "customers" c ON c."seq" = k."customer"
+               WHERE k."key" = ?1"#,
+        )
+        .map_err(db_err("checking identity keys"))?;
+    for k in &c.identities {
+        let owner: Option<Vec<u8>> = stmt
+            .query_row([k.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(db_err("checking identity keys"))?;
+        if let Some(owner) = owner.map(|b| id_from_blob(&b)).transpose()?
+            && owner != c.id
+        {
+            return Err(Error::DuplicateIdentityKey { key: k.to_string(), owner });
+        }
+    }
+    Ok(())
+}
+
+fn id_from_blob(b: &[u8]) -> Result<CustomerId> {
+    let bytes: [u8; 16] = b.try_into().map_err(|_| Error::Storage {
+        message: format!("customer id of {} bytes, expected 16", b.len()),
+        source: None,
+    })?;
+    Ok(CustomerId::from_bytes(bytes))
+}
+
+/// Writes a customer's row, keys and tags (`seq` is `None` for a new customer).
+fn write_customer(tx: &Connection, c: &Customer, seq: Option<i64>) -> Result<i64> {
+    let data = serde_json::to_string(c).map_err(json_err("encoding a customer"))?;
+    let name_lower = c.name.to_lowercase();
+    let seq = match seq {
+        None => {
+            tx.prepare_cached(
+                r#"INSERT INTO "customers" ("id", "name_lower", "stage", "revision", "data")
+                   VALUES (?1, ?2, ?3, ?4, ?5)"#,
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    &c.id.to_bytes()[..],
+                    name_lower,
+                    c.stage.as_str(),
+                    c.revision as i64,
+                    data
+                ])
+            })
+            .map_err(db_err("inserting a customer"))?;
+            tx.last_insert_rowid()
+        }
+        Some(seq) => {
+            tx.prepare_cached(
+                r#"UPDATE "customers" SET "name_lower" = ?2, "stage" = ?3, "revision" = ?4, "data" = ?5
+                   WHERE "seq" = ?1"#,
+            )
+            .and_then(|mut s| {
+                s.execute(params![seq, name_lower, c.stage.as_str(), c.revision as i64, data])
+            })
+            .map_err(db_err("updating a customer"))?;
+            for sql in [
+                r#"DELETE FROM "identity_keys" WHERE "customer" = ?1"#,
+                r#"DELETE FROM "customer_tags" WHERE "customer" = ?1"#,
+            ] {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([seq]))
+                    .map_err(db_err("updating a customer"))?;
+            }
+            seq
+        }
+    };
+    let mut keys = tx
+        .prepare_cached(r#"INSERT OR IGNORE INTO "identity_keys" ("key", "customer") VALUES (?1, ?2)"#)
+        .map_err(db_err("writing identity keys"))?;
+    for k in &c.identities {
+        keys.execute(params![k.to_string(), seq]).map_err(db_err("writing identity keys"))?;
+    }
+    let mut tags = tx
+        .prepare_cached(r#"INSERT OR IGNORE INTO "customer_tags" ("tag", "customer") VALUES (?1, ?2)"#)
+        .map_err(db_err("writing tags"))?;
+    for t in &c.tags {
+        tags.execute(params![t, seq]).map_err(db_err("writing tags"))?;
+    }
+    Ok(seq)
+}
+
+/// The serde tag of an interaction kind, stored in the `kind` column.
+fn kind_tag(kind: &InteractionKind) -> &'static str {
+    match kind {
+        InteractionKind::Purchase { .. } => "purchase",
+        InteractionKind::Refund { .. } => "refund",
+        InteractionKind::Email { .. } => "email",
+        InteractionKind::Call { .. } => "call",
+        InteractionKind::Meeting { .. } => "meeting",
+        InteractionKind::TicketOpened { .. } => "ticket_opened",
+        InteractionKind::TicketResolved { .. } => "ticket_resolved",
+        InteractionKind::WebVisit { .. } => "web_visit",
+        InteractionKind::Note { .. } => "note",
+        InteractionKind::Custom { .. } => "custom",
+        // InteractionKind is exhaustive today; a new kind would be kept whole in `detail`.
+    }
+}
+
+/// Appends one interaction; `None` if its idempotency key is already stored.
+fn append_interaction(tx: &Connection, seq: i64, n: &NewInteraction) -> Result<Option<InteractionId>> {
+    let (amount, currency, detail) = match &n.kind {
+        InteractionKind::Purchase { total, items } | InteractionKind::Refund { total, items }
+            if items.is_empty() =>
+        {
+            (Some(total.amount.to_string()), Some(total.currency.code()), None)
+        }
+        other => {
+            let money = other.amount();
+            (
+                money.map(|m| m.amount.to_string()),
+                money.map(|m| m.currency.code()),
+                Some(serde_json::to_string(other).map_err(json_err("encoding an interaction"))?),
+            )
+        }
+    };
+    let properties = if n.properties.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&n.properties).map_err(json_err("encoding properties"))?)
+    };
+    let changed = tx
+        .prepare_cached(
+            r#"INSERT INTO "interactions"
+               ("customer", "occurred_at", "kind", "amount", "currency", "detail", "channel", "properties", "idempotency_key")
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+               ON CONFLICT ("idempotency_key") DO NOTHING"#,
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                seq,
+                n.occurred_at.timestamp_micros(),
+                kind_tag(&n.kind),
+                amount,
+                currency,
+                detail,
+                n.channel.as_ref().map(Channel::as_str),
+                properties,
+                n.idempotency_key,
+            ])
+        })
+        .map_err(db_err("appending an interaction"))?;
+    Ok((changed == 1).then(|| InteractionId(tx.last_insert_rowid() as u64)))
+}
+
+fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err("starting a write transaction"))?;
+    let mut outcome = BatchOutcome::default();
+    // Customer id -> seq for this batch: imports append thousands of rows for few customers.
+    let mut seqs: HashMap<CustomerId, i64> = HashMap::new();
+    for op in batch.ops {
+        match op {
+            WriteOp::InsertCustomer(mut c) => {
+                if customer_seq(&tx, c.id)?.is_some() {
+                    return Err(Error::AlreadyExists { entity: "customer", key: c.id.to_string() });
+                }
+                check_keys_free(&tx, &c)?;
+                c.truncate_to_micros();
+                let seq = write_customer(&tx, &c, None)?;
+                seqs.insert(c.id, seq);
+            }
+            WriteOp::UpdateCustomer { customer: mut c, expected_revision } => {
+                let (seq, revision) = customer_seq(&tx, c.id)?.ok_or_else(|| not_found(c.id))?;
+                if revision != expected_revision {
+                    return Err(Error::StaleRevision {
+                        customer: c.id,
+                        expected: expected_revision,
+                        found: revision,
+                    });
+                }
+                check_keys_free(&tx, &c)?;
+                c.truncate_to_micros();
+                write_customer(&tx, &c, Some(seq))?;
+            }
+            WriteOp::AppendInteraction(n) => {
+                let seq = match seqs.get(&n.customer) {
+                    Some(seq) => *seq,
+                    None => {
+                        let (seq, _) =
+                            customer_seq(&tx, n.customer)?.ok_or_else(|| not_found(n.customer))?;
+                        seqs.insert(n.customer, seq);
+                        seq
+                    }
+                };
+                outcome.appended.push(append_interaction(&tx, seq, &n)?);
+            }
+            WriteOp::DefineField(def) => {
+                let existing: Option<String> = tx
+                    .prepare_cached(r#"SELECT "field_type" FROM "field_defs" WHERE "name" = ?1"#)
+                    .and_then(|mut s| s.query_row([&def.name], |r| r.get(0)).optional())
+                    .map_err(db_err("reading field definitions"))?;
+                match existing {
+                    Some(t) if t != def.field_type.to_string() => {
+                        return Err(Error::FieldTypeConflict {
+                            name: def.name,
+                            existing: t,
+                            requested: def.field_type.to_string(),
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        tx.prepare_cached(
+                            r#"INSERT INTO "field_defs" ("name", "field_type") VALUES (?1, ?2)"#,
+                        )
+                        .and_then(|mut s| s.execute(params![def.name, def.field_type.to_string()]))
+                        .map_err(db_err("defining a field"))?;
+                    }
+                }
+            }
+            WriteOp::Audit(record) => {
+                if customer_seq(&tx, record.customer)?.is_none() {
+                    return Err(not_found(record.customer));
+                }
+                write_audit(&tx, &record)?;
+            }
+        }
+    }
+    tx.commit().map_err(db_err("committing a batch"))?;
+    Ok(outcome)
+}
+
+fn write_audit(tx: &Connection, r: &AuditRecord) -> Result<()> {
+    let enc = |v: &Option<serde_json::Value>| {
+        v.as_ref().map(serde_json::to_string).transpose().map_err(json_err("encoding an audit entry"))
+    };
+    let (old, new) = (enc(&r.old)?, enc(&r.new)?);
+    tx.prepare_cached(
+        r#"INSERT INTO "audit_log" ("customer", "at", "actor", "field", "old", "new")
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            &r.customer.to_bytes()[..],
+            r.at.timestamp_micros(),
+            r.actor,
+            r.field,
+            old,
+            new
+        ])
+    })
+    .map_err(db_err("writing the audit log"))?;
+    Ok(())
+}
+
+fn parse_customer(data: &str) -> Result<Customer> {
+    serde_json::from_str(data).map_err(json_err("decoding a stored customer"))
+}
+
+/// A row of `interactions` as read back.
+struct InteractionRow {
+    id: i64,
+    customer: Vec<u8>,
+    occurred_at: i64,
+    amount: Option<String>,
+    currency: Option<String>,
+    kind: String,
+    detail: Option<String>,
+    channel: Option<String>,
+    properties: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl InteractionRow {
+    fn into_interaction(self) -> Result<Interaction> {
+        let kind = match self.detail {
+            Some(detail) => {
+                serde_json::from_str(&detail).map_err(json_err("decoding an interaction"))?
+            }
+            None => {
+                let total = Money::new(
+                    decimal(self.amount.as_deref())?,
+                    currency(self.currency.as_deref())?,
+                );
+                match self.kind.as_str() {
+                    "purchase" => InteractionKind::Purchase { total, items: Vec::new() },
+                    "refund" => InteractionKind::Refund { total, items: Vec::new() },
+                    other => {
+                        return Err(Error::Storage {
+                            message: format!("interaction {} of kind {other:?} has no detail", self.id),
+                            source: None,
+                        });
+                    }
+                }
+            }
+        };
+        Ok(Interaction {
+            id: InteractionId(self.id as u64),
+            customer: id_from_blob(&self.customer)?,
+            occurred_at: crmkit_core::time::from_micros(self.occurred_at)?,
+            kind,
+            channel: self.channel.map(|c| Channel::from_str(&c)).transpose()?,
+            properties: match self.properties {
+                Some(p) => serde_json::from_str(&p).map_err(json_err("decoding properties"))?,
+                None => Default::default(),
+            },
+            idempotency_key: self.idempotency_key,
+        })
+    }
+}
+
+fn decimal(text: Option<&str>) -> Result<Decimal> {
+    let t = text.unwrap_or_default();
+    Decimal::from_str(t).map_err(|e| Error::storage(&format!("decoding amount {t:?}"), e))
+}
+
+fn currency(text: Option<&str>) -> Result<Currency> {
+    Currency::new(text.unwrap_or_default())
+}
+
+impl Store for SqliteStore {
+    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
+        if batch.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        apply_batch(&mut *self.writer()?, batch)
+    }
+
+    fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
+        self.read(|conn| {
+            let data: Option<String> = conn
+                .prepare_cached(r#"SELECT "data" FROM "customers" WHERE "id" = ?1"#)
+                .and_then(|mut s| s.query_row([&id.to_bytes()[..]], |r| r.get(0)).optional())
+                .map_err(db_err("reading a customer"))?;
+            data.as_deref().map(parse_customer).transpose()
+        })
+    }
+
+    fn customer_by_key(&self, key: &IdentityKey) -> Result<Option<Customer>> {
+        self.read(|conn| {
+            let data: Option<String> = conn
+                .prepare_cached(
+                    r#"SELECT c."data" FROM "identity_keys" k JOIN "customers" c ON c."seq" = k."customer"
+                       WHERE k."key" = ?1"#,
+                )
+                .and_then(|mut s| s.query_row([key.to_string()], |r| r.get(0)).optional())
+                .map_err(db_err("reading a customer by key"))?;
+            data.as_deref().map(parse_customer).transpose()
+        })
+    }
+
+    fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
+        let limit = query.limit.max(1);
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT c."data" FROM "customers" c
+                       WHERE (?1 IS NULL OR c."id" > ?1)
+                         AND (?2 IS NULL OR c."stage" = ?2)
+                         AND (?3 IS NULL OR EXISTS (SELECT 1 FROM "customer_tags" t
+                                                    WHERE t."tag" = ?3 AND t."customer" = c."seq"))
+                         AND (?4 IS NULL OR instr(c."name_lower", ?4) > 0)
+                       ORDER BY c."id"
+                       LIMIT ?5"#,
+                )
+                .map_err(db_err("listing customers"))?;
+            let after = query.after.map(|id| id.to_bytes().to_vec());
+            let rows = stmt
+                .query_map(
+                    params![
+                        after,
+                        query.stage.as_ref().map(|s| s.as_str()),
+                        query.tag,
+                        query.name_contains.as_ref().map(|n| n.to_lowercase()),
+                        (limit + 1) as i64
+                    ],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(db_err("listing customers"))?;
+            let mut items = Vec::new();
+            for data in rows {
+                items.push(parse_customer(&data.map_err(db_err("listing customers"))?)?);
+            }
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|c| c.id)
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    fn interactions(&self, customer: CustomerId, range: TimeRange) -> Result<Vec<Interaction>> {
+        let from = range.from.map_or(i64::MIN, |t| t.timestamp_micros());
+        let to = range.to.map_or(i64::MAX, |t| t.timestamp_micros());
+        // An open end must include i64::MAX itself, a closed one must exclude `to`.
+        let to_inclusive = if range.to.is_some() { to.saturating_sub(1) } else { i64::MAX };
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT i."id", c."id", i."occurred_at", i."amount", i."currency", i."kind",
+                              i."detail", i."channel", i."properties", i."idempotency_key"
+                       FROM "customers" c JOIN "interactions" i ON i."customer" = c."seq"
+                       WHERE c."id" = ?1 AND i."occurred_at" BETWEEN ?2 AND ?3
+                       ORDER BY i."occurred_at", i."id""#,
+                )
+                .map_err(db_err("reading interactions"))?;
+            let rows = stmt
+                .query_map(params![&customer.to_bytes()[..], from, to_inclusive], |r| {
+                    Ok(InteractionRow {
+                        id: r.get(0)?,
+                        customer: r.get(1)?,
+                        occurred_at: r.get(2)?,
+                        amount: r.get(3)?,
+                        currency: r.get(4)?,
+                        kind: r.get(5)?,
+                        detail: r.get(6)?,
+                        channel: r.get(7)?,
+                        properties: r.get(8)?,
+                        idempotency_key: r.get(9)?,
+                    })
+                })
+                .map_err(db_err("reading interactions"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(db_err("reading interactions"))?.into_interaction()?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_purchases(&self) -> Result<PurchaseColumns> {
+        self.read(|conn| {
+            let tx = conn.transaction().map_err(db_err("starting a read transaction"))?;
+            let mut ids: HashMap<i64, CustomerId> = HashMap::new();
+            {
+                let mut stmt = tx
+                    .prepare_cached(r#"SELECT "seq", "id" FROM "customers""#)
+                    .map_err(db_err("scanning customers"))?;
+                let mut rows = stmt.query([]).map_err(db_err("scanning customers"))?;
+                while let Some(r) = rows.next().map_err(db_err("scanning customers"))? {
+                    let seq: i64 = r.get(0).map_err(db_err("scanning customers"))?;
+                    let blob = r.get_ref(1).and_then(|v| v.as_blob().map_err(Into::into));
+                    ids.insert(seq, id_from_blob(blob.map_err(db_err("scanning customers"))?)?);
+                }
+            }
+            let mut cols = PurchaseColumns::default();
+            let mut seen: HashMap<i64, u32> = HashMap::new();
+            let mut currencies: HashMap<String, Currency> = HashMap::new();
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        r#"SELECT "customer", "occurred_at", "amount", "currency" FROM "interactions"
+                           WHERE "kind" = 'purchase' ORDER BY "id""#,
+                    )
+                    .map_err(db_err("scanning purchases"))?;
+                let mut rows = stmt.query([]).map_err(db_err("scanning purchases"))?;
+                while let Some(r) = rows.next().map_err(db_err("scanning purchases"))? {
+                    let seq: i64 = r.get(0).map_err(db_err("scanning purchases"))?;
+                    let at: i64 = r.get(1).map_err(db_err("scanning purchases"))?;
+                    let amount_ref = r.get_ref(2).map_err(db_err("scanning purchases"))?;
+                    let amount = decimal(amount_ref.as_str_or_null().ok().flatten())?;
+                    let code_ref = r.get_ref(3).map_err(db_err("scanning purchases"))?;
+                    let code = code_ref.as_str_or_null().ok().flatten().unwrap_or_default();
+                    let cur = match currencies.get(code) {
+                        Some(c) => *c,
+                        None => {
+                            let c = Currency::new(code)?;
+                            currencies.insert(code.to_owned(), c);
+                            c
+                        }
+                    };
+                    let id = *ids.get(&seq).ok_or_else(|| Error::Storage {
+                        message: format!("purchase of unknown customer row {seq}"),
+                        source: None,
+                    })?;
+                    cols.push_row(&mut seen, seq, id, at, amount, cur);
+                }
+            }
+            tx.commit().map_err(db_err("ending a read transaction"))?;
+            Ok(cols)
+        })
+    }
+
+    fn audit_log(
+        &self,
+        customer: Option<CustomerId>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT "seq", "customer", "at", "actor", "field", "old", "new" FROM "audit_log"
+                       WHERE "seq" > ?1 AND (?2 IS NULL OR "customer" = ?2)
+                       ORDER BY "seq" LIMIT ?3"#,
+                )
+                .map_err(db_err("reading the audit log"))?;
+            let filter = customer.map(|c| c.to_bytes().to_vec());
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![after as i64, filter, limit], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })
+                .map_err(db_err("reading the audit log"))?;
+            let dec = |v: Option<String>| {
+                v.map(|s| serde_json::from_str(&s))
+                    .transpose()
+                    .map_err(json_err("decoding an audit entry"))
+            };
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, customer, at, actor, field, old, new) =
+                    row.map_err(db_err("reading the audit log"))?;
+                out.push(AuditEntry {
+                    seq: seq as u64,
+                    customer: id_from_blob(&customer)?,
+                    at: crmkit_core::time::from_micros(at)?,
+                    actor,
+                    field,
+                    old: dec(old)?,
+                    new: dec(new)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn field_schema(&self) -> Result<Vec<FieldDef>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(r#"SELECT "name", "field_type" FROM "field_defs" ORDER BY "name""#)
+                .map_err(db_err("reading field definitions"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db_err("reading field definitions"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, t) = row.map_err(db_err("reading field definitions"))?;
+                out.push(FieldDef { name, field_type: FieldType::from_str(&t)? });
+            }
+            Ok(out)
+        })
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                r#"SELECT (SELECT count(*) FROM "customers"), (SELECT count(*) FROM "interactions")"#,
+            )
+            .and_then(|mut s| {
+                s.query_row([], |r| {
+                    Ok(StoreStats {
+                        customers: r.get::<_, i64>(0)? as u64,
+                        interactions: r.get::<_, i64>(1)? as u64,
+                    })
+                })
+            })
+            .map_err(db_err("counting"))
+        })
+    }
+}

@@ -103,7 +103,7 @@ impl Inner {
                     return Err(Error::AlreadyExists { entity: "customer", key: c.id.to_string() });
                 }
                 self.check_keys_free(&c)?;
-                normalise_times(&mut c);
+                c.truncate_to_micros();
                 for k in &c.identities {
                     self.keys.insert(k.clone(), c.id);
                 }
@@ -123,7 +123,7 @@ impl Inner {
                     });
                 }
                 self.check_keys_free(&c)?;
-                normalise_times(&mut c);
+                c.truncate_to_micros();
                 let old = self.customers.insert(c.id, c.clone());
                 if let Some(old) = &old {
                     for k in &old.identities {
@@ -232,18 +232,6 @@ impl Inner {
                 }
             }
         }
-    }
-}
-
-fn normalise_times(c: &mut Customer) {
-    use crate::time::truncate_micros;
-    c.created_at = truncate_micros(c.created_at);
-    c.updated_at = truncate_micros(c.updated_at);
-    for s in &mut c.stage_history {
-        s.at = truncate_micros(s.at);
-    }
-    for s in &mut c.consents {
-        s.at = truncate_micros(s.at);
     }
 }
 

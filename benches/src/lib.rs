@@ -1,0 +1,1 @@
+//! crmkit benchmarks live in `benches/`.

@@ -1,0 +1,66 @@
+//! Opening connections and migrating the schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crmkit_core::{Error, Result};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::db_err;
+
+/// The migrations, in order; migration `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+
+/// The schema version this build writes (`PRAGMA user_version`).
+///
+/// # Examples
+///
+/// ```
+/// assert!(crmkit_sqlite::SCHEMA_VERSION >= 1);
+/// ```
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sets the writer's pragmas and migrates the schema.
+pub(crate) fn prepare_writer(mut conn: Connection, label: &str) -> Result<Connection> {
+    let ctx = format!("opening {label}");
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err(&ctx))?;
+    // Reading the version first also fails early, and cleanly, on a file that is not a database.
+    let version: u32 =
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err(&ctx))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+    }
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_err(&ctx))?;
+    if mode != "wal" && mode != "memory" {
+        return Err(Error::Storage {
+            message: format!("{ctx}: could not switch to WAL (journal mode is {mode})"),
+            source: None,
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .map_err(db_err(&ctx))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = i as u32 + 1;
+        let tx = conn.transaction().map_err(db_err(&ctx))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", target))
+            .and_then(|()| tx.commit())
+            .map_err(|e| Error::storage(&format!("{ctx}: migrating to schema version {target}"), e))?;
+    }
+    Ok(conn)
+}
+
+/// A read-only connection to a database file (WAL lets it read while the writer writes).
+pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
+    let ctx = format!("opening {} for reading", path.display());
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(db_err(&ctx))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err(&ctx))?;
+    Ok(conn)
+}
