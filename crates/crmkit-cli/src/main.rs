@@ -1,1 +1,200 @@
-fn main() {}
+//! `crmkit`: the command line of the crmkit CRM library.
+
+mod display;
+mod import_cmd;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use crmkit::{Crm, CustomerQuery, FieldDef, FieldType, LifecycleStage, TimeRange};
+
+/// An embeddable CRM, on the command line.
+#[derive(Debug, Parser)]
+#[command(name = "crmkit", version, about, long_about = None)]
+struct Cli {
+    /// The SQLite database file (created if missing).
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import customers or interactions from CSV, whitespace-separated columns or JSON Lines.
+    #[command(subcommand)]
+    Import(import_cmd::ImportCommand),
+    /// List or show customers.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// Show a customer's interactions.
+    Interactions(InteractionsArgs),
+    /// Declare or list custom fields.
+    #[command(subcommand)]
+    Fields(FieldsCommand),
+    /// Print the report of the customer base in the database.
+    Report(ReportArgs),
+    /// Import the shipped CDNOW transaction log into a SQLite file and print the report.
+    Demo(report::DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomersCommand {
+    /// One page of customers, ordered by id.
+    List {
+        /// Only this lifecycle stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only customers with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only names containing this text (case-insensitive).
+        #[arg(long)]
+        name: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Continue after this customer id (the `next` of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// One customer, by id or identity key (email:…, phone:…, ext:SYSTEM:ID).
+    Show {
+        /// Id or identity key.
+        customer: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InteractionsArgs {
+    /// Customer id or identity key.
+    customer: String,
+    /// From this date/time (inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// Until this date/time (exclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+enum FieldsCommand {
+    /// Declare a custom field.
+    Define {
+        /// Field name.
+        name: String,
+        /// string, integer, decimal, bool, date, datetime or string_list.
+        field_type: String,
+    },
+    /// List the declared fields.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// How many top customers to show.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&*e);
+            while let Some(s) = source {
+                // Our own messages already include their cause; show only foreign causes.
+                if !e.to_string().contains(&s.to_string()) {
+                    eprintln!("  caused by: {s}");
+                }
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn open(db: &Option<PathBuf>) -> Result<Crm, crmkit::Error> {
+    Crm::open(db.clone().unwrap_or_else(|| PathBuf::from("crmkit.db")))
+}
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Import(cmd) => import_cmd::run(&open(&cli.db)?, cmd),
+        Command::Customers(CustomersCommand::List { stage, tag, name, limit, after, format }) => {
+            let crm = open(&cli.db)?;
+            let mut query = CustomerQuery::new().limit(limit);
+            if let Some(s) = stage {
+                query = query.stage(s.parse::<LifecycleStage>()?);
+            }
+            if let Some(t) = tag {
+                query = query.tag(t);
+            }
+            if let Some(n) = name {
+                query = query.name_contains(n);
+            }
+            if let Some(a) = after {
+                query = query.after(a.parse()?);
+            }
+            let page = crm.list_customers(&query)?;
+            display::customer_page(&page, matches!(format, Format::Json))
+        }
+        Command::Customers(CustomersCommand::Show { customer, format }) => {
+            let crm = open(&cli.db)?;
+            let c = crm.lookup(&customer)?;
+            display::customer(&crm, &c, matches!(format, Format::Json))
+        }
+        Command::Interactions(args) => {
+            let crm = open(&cli.db)?;
+            let c = crm.lookup(&args.customer)?;
+            let mut range = TimeRange::new();
+            if let Some(f) = &args.from {
+                range = range.from(crmkit::time::parse_timestamp("--from", f, None)?);
+            }
+            if let Some(t) = &args.to {
+                range = range.to(crmkit::time::parse_timestamp("--to", t, None)?);
+            }
+            let list = crm.interactions(c.id, range)?;
+            display::interactions(&c, &list, matches!(args.format, Format::Json))
+        }
+        Command::Fields(FieldsCommand::Define { name, field_type }) => {
+            let crm = open(&cli.db)?;
+            crm.define_field(FieldDef::new(name.clone(), field_type.parse::<FieldType>()?))?;
+            println!("field {name} declared");
+            Ok(())
+        }
+        Command::Fields(FieldsCommand::List) => {
+            for f in open(&cli.db)?.fields()? {
+                println!("{}\t{}", f.name, f.field_type);
+            }
+            Ok(())
+        }
+        Command::Report(args) => {
+            let crm = open(&cli.db)?;
+            report::print_base_report(&crm, args.top)
+        }
+        Command::Demo(args) => report::demo(cli.db, args),
+    }
+}

@@ -100,7 +100,11 @@ impl SqliteStore {
         let conn = Connection::open(&path)
             .map_err(|e| Error::storage(&format!("opening {}", path.display()), e))?;
         let conn = schema::prepare_writer(conn, &path.display().to_string())?;
-        Ok(SqliteStore { writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: Some(path) })
+        Ok(SqliteStore {
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path: Some(path),
+        })
     }
 
     /// A fresh database in memory (gone when the store is dropped).
@@ -244,13 +248,17 @@ fn write_customer(tx: &Connection, c: &Customer, seq: Option<i64>) -> Result<i64
         }
     };
     let mut keys = tx
-        .prepare_cached(r#"INSERT OR IGNORE INTO "identity_keys" ("key", "customer") VALUES (?1, ?2)"#)
+        .prepare_cached(
+            r#"INSERT OR IGNORE INTO "identity_keys" ("key", "customer") VALUES (?1, ?2)"#,
+        )
         .map_err(db_err("writing identity keys"))?;
     for k in &c.identities {
         keys.execute(params![k.to_string(), seq]).map_err(db_err("writing identity keys"))?;
     }
     let mut tags = tx
-        .prepare_cached(r#"INSERT OR IGNORE INTO "customer_tags" ("tag", "customer") VALUES (?1, ?2)"#)
+        .prepare_cached(
+            r#"INSERT OR IGNORE INTO "customer_tags" ("tag", "customer") VALUES (?1, ?2)"#,
+        )
         .map_err(db_err("writing tags"))?;
     for t in &c.tags {
         tags.execute(params![t, seq]).map_err(db_err("writing tags"))?;
@@ -276,7 +284,11 @@ fn kind_tag(kind: &InteractionKind) -> &'static str {
 }
 
 /// Appends one interaction; `None` if its idempotency key is already stored.
-fn append_interaction(tx: &Connection, seq: i64, n: &NewInteraction) -> Result<Option<InteractionId>> {
+fn append_interaction(
+    tx: &Connection,
+    seq: i64,
+    n: &NewInteraction,
+) -> Result<Option<InteractionId>> {
     let (amount, currency, detail) = match &n.kind {
         InteractionKind::Purchase { total, items } | InteractionKind::Refund { total, items }
             if items.is_empty() =>
@@ -401,7 +413,10 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
 
 fn write_audit(tx: &Connection, r: &AuditRecord) -> Result<()> {
     let enc = |v: &Option<serde_json::Value>| {
-        v.as_ref().map(serde_json::to_string).transpose().map_err(json_err("encoding an audit entry"))
+        v.as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(json_err("encoding an audit entry"))
     };
     let (old, new) = (enc(&r.old)?, enc(&r.new)?);
     tx.prepare_cached(
@@ -456,7 +471,10 @@ impl InteractionRow {
                     "refund" => InteractionKind::Refund { total, items: Vec::new() },
                     other => {
                         return Err(Error::Storage {
-                            message: format!("interaction {} of kind {other:?} has no detail", self.id),
+                            message: format!(
+                                "interaction {} of kind {other:?} has no detail",
+                                self.id
+                            ),
                             source: None,
                         });
                     }

@@ -48,7 +48,9 @@ pub(crate) fn prepare_writer(mut conn: Connection, label: &str) -> Result<Connec
         tx.execute_batch(sql)
             .and_then(|()| tx.pragma_update(None, "user_version", target))
             .and_then(|()| tx.commit())
-            .map_err(|e| Error::storage(&format!("{ctx}: migrating to schema version {target}"), e))?;
+            .map_err(|e| {
+                Error::storage(&format!("{ctx}: migrating to schema version {target}"), e)
+            })?;
     }
     Ok(conn)
 }
@@ -58,7 +60,9 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     let ctx = format!("opening {} for reading", path.display());
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )
     .map_err(db_err(&ctx))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err(&ctx))?;

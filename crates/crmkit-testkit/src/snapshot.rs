@@ -1,0 +1,140 @@
+//! Everything a store lets one observe, read through the `Store` trait, for comparisons.
+
+use crmkit_core::{
+    AuditEntry, Customer, CustomerId, FieldDef, Interaction, PurchaseColumns, Store, StoreExt,
+    StoreStats, TimeRange,
+};
+
+/// Everything observable in a store, read through [`Store`] (and [`StoreExt`]).
+///
+/// Two snapshots are equal when the stores are indistinguishable through the trait: same
+/// counts, customers, interactions, purchases, audit log and field schema. Because
+/// `rust_decimal::Decimal`'s `==` ignores the scale (`0.10 == 0.1`), [`Snapshot::exact_text`]
+/// also keeps a scale-sensitive text form of every value that holds a decimal.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::{Crm, MemoryStore, NewCustomer};
+/// use crmkit_testkit::Snapshot;
+/// let crm = Crm::new(MemoryStore::new());
+/// let before = Snapshot::of(crm.store().as_ref());
+/// crm.create_customer(NewCustomer::person("Ada"))?;
+/// assert_ne!(before, Snapshot::of(crm.store().as_ref()));
+/// # Ok::<(), crmkit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// [`Store::stats`].
+    pub stats: StoreStats,
+    /// [`StoreExt::all_customers`], ordered by id.
+    pub customers: Vec<Customer>,
+    /// Each customer's interactions over all time (ordered by time then id), in customer order.
+    pub interactions: Vec<(CustomerId, Vec<Interaction>)>,
+    /// [`Store::scan_purchases`].
+    pub purchases: PurchaseColumns,
+    /// [`StoreExt::full_audit_log`].
+    pub audit: Vec<AuditEntry>,
+    /// [`Store::field_schema`].
+    pub schema: Vec<FieldDef>,
+    /// Scale-sensitive text: every customer and interaction as JSON (decimals are strings that
+    /// keep their scale) and every purchase amount's `to_string()`.
+    pub exact_text: Vec<String>,
+}
+
+impl Snapshot {
+    /// Reads everything from `store`; panics if a read fails or the store contradicts itself
+    /// (stats that do not match what the listing methods return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let snap = crmkit_testkit::Snapshot::of(&crmkit_core::MemoryStore::new());
+    /// assert!(snap.customers.is_empty());
+    /// ```
+    pub fn of(store: &dyn Store) -> Snapshot {
+        let stats = store.stats().expect("stats()");
+        let customers = store.all_customers().expect("all_customers()");
+        let mut interactions = Vec::with_capacity(customers.len());
+        for c in &customers {
+            let list =
+                store.interactions(c.id, TimeRange::new()).expect("interactions(customer, all)");
+            interactions.push((c.id, list));
+        }
+        let purchases = store.scan_purchases().expect("scan_purchases()");
+        let audit = store.full_audit_log().expect("audit_log()");
+        let schema = store.field_schema().expect("field_schema()");
+
+        assert_eq!(
+            stats.customers,
+            customers.len() as u64,
+            "stats().customers disagrees with the number of customers list_customers() returns"
+        );
+        let listed: usize = interactions.iter().map(|(_, l)| l.len()).sum();
+        assert_eq!(
+            stats.interactions, listed as u64,
+            "stats().interactions disagrees with the interactions listed per customer"
+        );
+        for (id, list) in &interactions {
+            assert!(
+                list.iter().all(|i| i.customer == *id),
+                "interactions({id}) returned another customer's interaction: {list:#?}"
+            );
+        }
+        assert!(
+            audit.iter().enumerate().all(|(n, e)| e.seq == n as u64 + 1),
+            "audit sequence numbers are not 1, 2, 3...: {:?}",
+            audit.iter().map(|e| e.seq).collect::<Vec<_>>()
+        );
+
+        let mut exact_text = Vec::new();
+        for c in &customers {
+            exact_text.push(serde_json::to_string(c).expect("customer to JSON"));
+        }
+        for (_, list) in &interactions {
+            for i in list {
+                exact_text.push(serde_json::to_string(i).expect("interaction to JSON"));
+            }
+        }
+        exact_text.extend(purchases.amount.iter().map(|a| a.to_string()));
+
+        Snapshot { stats, customers, interactions, purchases, audit, schema, exact_text }
+    }
+
+    /// Asserts `self == other`, component by component, so that a failure says which part
+    /// differs; `context` says what is being compared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_testkit::Snapshot;
+    /// let a = Snapshot::of(&crmkit_core::MemoryStore::new());
+    /// let b = Snapshot::of(&crmkit_core::MemoryStore::new());
+    /// a.assert_same(&b, "two empty stores");
+    /// ```
+    pub fn assert_same(&self, other: &Snapshot, context: &str) {
+        assert_eq!(self.stats, other.stats, "{context}: stats() differ");
+        assert_eq!(self.schema, other.schema, "{context}: field_schema() differs");
+        assert_eq!(
+            self.customers.len(),
+            other.customers.len(),
+            "{context}: number of customers differs"
+        );
+        for (a, b) in self.customers.iter().zip(&other.customers) {
+            assert_eq!(a, b, "{context}: customer differs");
+        }
+        for (a, b) in self.interactions.iter().zip(&other.interactions) {
+            assert_eq!(a, b, "{context}: interactions of customer {} differ", a.0);
+        }
+        assert_eq!(self.purchases, other.purchases, "{context}: scan_purchases() differs");
+        assert_eq!(self.audit.len(), other.audit.len(), "{context}: audit log length differs");
+        for (a, b) in self.audit.iter().zip(&other.audit) {
+            assert_eq!(a, b, "{context}: audit entry differs");
+        }
+        assert_eq!(
+            self.exact_text, other.exact_text,
+            "{context}: values differ in their exact text (decimal scale?)"
+        );
+        assert_eq!(self, other, "{context}: snapshots differ");
+    }
+}
