@@ -243,7 +243,8 @@ impl Crm {
             actor: new.source,
             field: "customer".into(),
             old: None,
-            new: Some(serde_json::to_value(&customer).unwrap_or(Value::Null)),
+            // The record itself is stored; the creation entry says who it was created as.
+            new: Some(json!({ "name": customer.name, "identities": customer.identities })),
         };
         Ok((customer, audit))
     }
@@ -533,9 +534,15 @@ impl Crm {
         let mut ranked: Vec<usize> = (0..per_customer.len()).collect();
         let value =
             |i: usize| main.and_then(|m| per_customer[i].1.get(&m).copied()).unwrap_or_default();
-        ranked.sort_by(|&a, &b| {
-            value(b).cmp(&value(a)).then(cols.customers[a].cmp(&cols.customers[b]))
-        });
+        let order = |a: &usize, b: &usize| {
+            value(*b).cmp(&value(*a)).then(cols.customers[*a].cmp(&cols.customers[*b]))
+        };
+        // Only the top few need ordering: select them first.
+        if top < ranked.len() {
+            ranked.select_nth_unstable_by(top, order);
+            ranked.truncate(top);
+        }
+        ranked.sort_by(order);
         let mut top_customers = Vec::new();
         for &i in ranked.iter().take(top) {
             let customer = self.store.require_customer(cols.customers[i])?;

@@ -147,6 +147,9 @@ pub fn from_micros(us: i64) -> Result<DateTime<Utc>> {
 pub fn parse_timestamp(field: &str, text: &str, format: Option<&str>) -> Result<DateTime<Utc>> {
     let t = text.trim();
     let parsed = match format {
+        // The formats parse_auto recognises by shape: take its fast path.
+        Some("%Y%m%d") if t.len() == 8 => parse_auto(t),
+        Some("%Y-%m-%d") if t.len() == 10 => parse_auto(t),
         Some(fmt) => parse_with(t, fmt),
         None => parse_auto(t),
     };

@@ -333,6 +333,16 @@ fn append_interaction(
     Ok((changed == 1).then(|| InteractionId(tx.last_insert_rowid() as u64)))
 }
 
+/// A customer's `seq` through the batch's cache, or [`Error::NotFound`].
+fn cached_seq(tx: &Connection, seqs: &mut HashMap<CustomerId, i64>, id: CustomerId) -> Result<i64> {
+    if let Some(seq) = seqs.get(&id) {
+        return Ok(*seq);
+    }
+    let (seq, _) = customer_seq(tx, id)?.ok_or_else(|| not_found(id))?;
+    seqs.insert(id, seq);
+    Ok(seq)
+}
+
 fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -365,15 +375,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 write_customer(&tx, &c, Some(seq))?;
             }
             WriteOp::AppendInteraction(n) => {
-                let seq = match seqs.get(&n.customer) {
-                    Some(seq) => *seq,
-                    None => {
-                        let (seq, _) =
-                            customer_seq(&tx, n.customer)?.ok_or_else(|| not_found(n.customer))?;
-                        seqs.insert(n.customer, seq);
-                        seq
-                    }
-                };
+                let seq = cached_seq(&tx, &mut seqs, n.customer)?;
                 outcome.appended.push(append_interaction(&tx, seq, &n)?);
             }
             WriteOp::DefineField(def) => {
@@ -400,9 +402,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 }
             }
             WriteOp::Audit(record) => {
-                if customer_seq(&tx, record.customer)?.is_none() {
-                    return Err(not_found(record.customer));
-                }
+                cached_seq(&tx, &mut seqs, record.customer)?;
                 write_audit(&tx, &record)?;
             }
         }
@@ -533,6 +533,19 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.query_row([key.to_string()], |r| r.get(0)).optional())
                 .map_err(db_err("reading a customer by key"))?;
             data.as_deref().map(parse_customer).transpose()
+        })
+    }
+
+    fn customer_id_by_key(&self, key: &IdentityKey) -> Result<Option<CustomerId>> {
+        self.read(|conn| {
+            let id: Option<Vec<u8>> = conn
+                .prepare_cached(
+                    r#"SELECT c."id" FROM "identity_keys" k JOIN "customers" c ON c."seq" = k."customer"
+                       WHERE k."key" = ?1"#,
+                )
+                .and_then(|mut s| s.query_row([key.to_string()], |r| r.get(0)).optional())
+                .map_err(db_err("looking up a customer by key"))?;
+            id.as_deref().map(id_from_blob).transpose()
         })
     }
 

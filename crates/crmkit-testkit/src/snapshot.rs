@@ -44,7 +44,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads everything from `store`; panics if a read fails or the store contradicts itself
-    /// (stats that do not match what the listing methods return).
+    /// (stats that do not match what the listing methods return, a key that does not find the
+    /// customer listed with it, audit sequence numbers that are not 1, 2, 3...).
     ///
     /// # Examples
     ///
@@ -80,6 +81,16 @@ impl Snapshot {
                 list.iter().all(|i| i.customer == *id),
                 "interactions({id}) returned another customer's interaction: {list:#?}"
             );
+        }
+        for c in &customers {
+            for k in &c.identities {
+                let owner = store.customer_by_key(k).expect("customer_by_key()");
+                assert_eq!(
+                    owner.as_ref(),
+                    Some(c),
+                    "customer_by_key({k}) does not return the customer listed with that key"
+                );
+            }
         }
         assert!(
             audit.iter().enumerate().all(|(n, e)| e.seq == n as u64 + 1),

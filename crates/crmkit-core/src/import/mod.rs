@@ -952,8 +952,13 @@ impl<R: Read> RowHandler<R> for InteractionRows<'_> {
         let customer_col = self.cols.get(&F::Customer).map_or("customer", |(_, n)| n.as_str());
         let customer = match self.known.get(&key) {
             Some(id) => *id,
-            None => match self.crm.find(&key).map_err(|e| RowError::at(customer_col, e))? {
-                Some(c) => c.id,
+            None => match self
+                .crm
+                .store()
+                .customer_id_by_key(&key)
+                .map_err(|e| RowError::at(customer_col, e))?
+            {
+                Some(id) => id,
                 None if self.create_missing => {
                     let stage = match interaction.kind {
                         InteractionKind::Purchase { .. } => LifecycleStage::Customer,
@@ -1103,7 +1108,9 @@ impl<R: Read> RowHandler<R> for CustomerRows<'_> {
                     self.crm.apply_update(&created, update, &self.fields).map_err(at(C::Key))?;
                 let next = Customer { revision: 1, updated_at: created.updated_at, ..next };
                 let audit = AuditRecord {
-                    new: Some(serde_json::to_value(&next).unwrap_or(serde_json::Value::Null)),
+                    new: Some(
+                        serde_json::json!({ "name": next.name, "identities": next.identities }),
+                    ),
                     ..audit
                 };
                 ops.push(WriteOp::InsertCustomer(next.clone()));

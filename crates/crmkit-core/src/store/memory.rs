@@ -249,6 +249,10 @@ impl Store for MemoryStore {
         Ok(inner.keys.get(key).and_then(|id| inner.customers.get(id)).cloned())
     }
 
+    fn customer_id_by_key(&self, key: &IdentityKey) -> Result<Option<CustomerId>> {
+        Ok(self.read()?.keys.get(key).copied())
+    }
+
     fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
         use std::ops::Bound;
         let inner = self.read()?;

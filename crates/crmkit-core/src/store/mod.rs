@@ -506,7 +506,7 @@ pub struct AuditRecord {
     /// Who or what made the change (a user, an import, a system).
     pub actor: String,
     /// Which field (`name`, `stage`, `attributes.plan`, `tags`, `identities`, `consent.P.C`, or
-    /// `customer` for a creation).
+    /// `customer` for a creation, whose `new` holds the name and identity keys).
     pub field: String,
     /// The value before (`None` if it was absent).
     pub old: Option<serde_json::Value>,
@@ -606,6 +606,12 @@ pub trait Store: Send + Sync {
 
     /// The customer holding an identity key.
     fn customer_by_key(&self, key: &IdentityKey) -> Result<Option<Customer>>;
+
+    /// The id of the customer holding an identity key. Backends override it when they can
+    /// answer without reading the whole record (imports call it once per new key).
+    fn customer_id_by_key(&self, key: &IdentityKey) -> Result<Option<CustomerId>> {
+        Ok(self.customer_by_key(key)?.map(|c| c.id))
+    }
 
     /// Customers matching `query`, ordered by id, one page.
     fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>>;
