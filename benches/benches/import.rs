@@ -27,7 +27,9 @@ fn cdnow_mapping() -> InteractionMapping {
 }
 
 fn generated_mapping() -> InteractionMapping {
-    InteractionMapping::new(InputFormat::Csv { delimiter: b',' }).default_currency(Currency::USD)
+    InteractionMapping::new(InputFormat::Csv { delimiter: b',' })
+        .column(F::Amount, "amount")
+        .default_currency(Currency::USD)
 }
 
 fn sqlite_crm(dir: &tempfile::TempDir) -> Crm {

@@ -140,6 +140,15 @@ fn refund(customer: CustomerId, at: DateTime<Utc>, total: Money) -> NewInteracti
     NewInteraction::new(customer, at, InteractionKind::Refund { total, items: Vec::new() })
 }
 
+/// The customer holding `k`, checking that [`Store::customer_id_by_key`] agrees.
+#[track_caller]
+fn owner(store: &dyn Store, k: &IdentityKey) -> Option<Customer> {
+    let found = store.customer_by_key(k).unwrap();
+    let found_id = store.customer_id_by_key(k).unwrap();
+    assert_eq!(found_id, found.as_ref().map(|c| c.id), "customer_id_by_key({k}) vs customer_by_key");
+    found
+}
+
 fn apply(store: &dyn Store, ops: Vec<WriteOp>) -> Result<BatchOutcome> {
     store.apply(WriteBatch { ops })
 }
@@ -374,9 +383,10 @@ pub fn customer_roundtrip(store: Arc<dyn Store>) {
     assert_eq!(ids_of(&store.all_customers().unwrap()), [id(0xB0), id(0xADA)]);
 }
 
-/// [`Store::customer_by_key`] finds a customer by any of its normalised keys (e-mail in any case
-/// and with spaces, phone in any format, external ids with their case kept), and nothing for
-/// unknown keys; so does [`Crm::lookup`] with key text or an id.
+/// [`Store::customer_by_key`] (and [`Store::customer_id_by_key`]) find a customer by any of its
+/// normalised keys (e-mail in any case and with spaces, phone in any format, external ids with
+/// their case kept), and nothing for unknown keys; so does [`Crm::lookup`] with key text or an
+/// id.
 ///
 /// # Examples
 ///
@@ -403,7 +413,12 @@ pub fn lookup_by_identity_key(store: Arc<dyn Store>) {
         )
         .unwrap();
 
-    let find = |k: IdentityKey| store.customer_by_key(&k).unwrap();
+    let find = |k: IdentityKey| {
+        let found = owner(store.as_ref(), &k);
+        let found_id = store.customer_id_by_key(&k).unwrap();
+        assert_eq!(found_id, found.as_ref().map(|c| c.id), "customer_id_by_key({k})");
+        found
+    };
     for raw in [" ADA@Example.org ", "ada@example.org", "Ada@EXAMPLE.ORG"] {
         assert_eq!(find(IdentityKey::email(raw).unwrap()), Some(ada.clone()), "email {raw:?}");
     }
@@ -464,8 +479,8 @@ pub fn duplicate_identity_key_is_conflict(store: Arc<dyn Store>) {
     );
     Snapshot::of(store.as_ref()).assert_same(&before, "after a create failing on a duplicate key");
     assert_eq!(store.customer(id(2)).unwrap(), None);
-    assert_eq!(store.customer_by_key(&key("email:bo@example.org")).unwrap(), None);
-    assert_eq!(store.customer_by_key(&key("email:ada@example.org")).unwrap(), Some(ada.clone()));
+    assert_eq!(owner(store.as_ref(), &key("email:bo@example.org")), None);
+    assert_eq!(owner(store.as_ref(), &key("email:ada@example.org")), Some(ada.clone()));
 
     let err = expect_err(
         crm.create_customer(NewCustomer::person("Twin").id(ada.id).email("twin@example.org")),
@@ -474,7 +489,7 @@ pub fn duplicate_identity_key_is_conflict(store: Arc<dyn Store>) {
     );
     assert!(matches!(err, Error::AlreadyExists { .. }), "expected AlreadyExists, got {err:?}");
     Snapshot::of(store.as_ref()).assert_same(&before, "after a create failing on its id");
-    assert_eq!(store.customer_by_key(&key("email:twin@example.org")).unwrap(), None);
+    assert_eq!(owner(store.as_ref(), &key("email:twin@example.org")), None);
     assert_eq!(store.customer(ada.id).unwrap(), Some(ada.clone()));
 
     let t = base_time();
@@ -496,7 +511,7 @@ pub fn duplicate_identity_key_is_conflict(store: Arc<dyn Store>) {
     );
     assert!(matches!(err, Error::DuplicateIdentityKey { owner, .. } if owner == id(3)), "{err:?}");
     Snapshot::of(store.as_ref()).assert_same(&before, "after a batch of two inserts sharing a key");
-    assert_eq!(store.customer_by_key(&key("email:cy@example.org")).unwrap(), None);
+    assert_eq!(owner(store.as_ref(), &key("email:cy@example.org")), None);
 
     // The keys the failed writes tried to claim are free.
     let bo = crm.create_customer(NewCustomer::person("Bo").id(id(2)).email("bo@example.org"));
@@ -526,7 +541,9 @@ pub fn update_writes_audit_entries(store: Arc<dyn Store>) {
     assert_eq!((e.seq, e.customer, e.at), (1, bo.id, t0));
     assert_eq!((e.actor.as_str(), e.field.as_str()), ("signup", "customer"));
     assert_eq!(e.old, None);
-    assert_eq!(e.new, Some(serde_json::to_value(&bo).unwrap()), "creation entry holds the record");
+    // What a creation entry holds is Crm's business; the store keeps it as given.
+    let created_as = e.new.as_ref().expect("a creation entry has a new value");
+    assert_eq!(created_as["name"], json!("Bo"), "creation entry: {created_as}");
 
     let t1 = t0 + Duration::minutes(5);
     clock.set(t1);
@@ -703,13 +720,13 @@ pub fn removed_identity_key_is_freed(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(ada.identities, [key("phone:+1555010042")]);
     assert_eq!(store.customer(ada.id).unwrap(), Some(ada.clone()));
-    assert_eq!(store.customer_by_key(&ada_key).unwrap(), None, "removed key still finds someone");
-    assert_eq!(store.customer_by_key(&key("phone:+1555010042")).unwrap(), Some(ada.clone()));
+    assert_eq!(owner(store.as_ref(), &ada_key), None, "removed key still finds someone");
+    assert_eq!(owner(store.as_ref(), &key("phone:+1555010042")), Some(ada.clone()));
 
     let bo = crm
         .create_customer(NewCustomer::person("Bo").id(id(2)).email(" ADA@example.org "))
         .unwrap();
-    assert_eq!(store.customer_by_key(&ada_key).unwrap(), Some(bo.clone()));
+    assert_eq!(owner(store.as_ref(), &ada_key), Some(bo.clone()));
 
     let err = expect_err(
         crm.update_customer(
@@ -731,15 +748,15 @@ pub fn removed_identity_key_is_freed(store: Arc<dyn Store>) {
                 .add_identity(IdentityKind::Email, "bo@example.org"),
         )
         .unwrap();
-    assert_eq!(store.customer_by_key(&ada_key).unwrap(), None);
-    assert_eq!(store.customer_by_key(&key("email:bo@example.org")).unwrap(), Some(bo.clone()));
+    assert_eq!(owner(store.as_ref(), &ada_key), None);
+    assert_eq!(owner(store.as_ref(), &key("email:bo@example.org")), Some(bo.clone()));
     let ada = crm
         .update_customer(
             ada.id,
             CustomerUpdate::new().add_identity(IdentityKind::Email, "Ada@Example.org"),
         )
         .unwrap();
-    assert_eq!(store.customer_by_key(&ada_key).unwrap(), Some(ada));
+    assert_eq!(owner(store.as_ref(), &ada_key), Some(ada));
 }
 
 /// Identity keys are checked write by write, in batch order, against the store as the earlier
@@ -769,9 +786,9 @@ pub fn identity_keys_are_checked_in_batch_order(store: Arc<dyn Store>) {
         ],
     )
     .unwrap();
-    assert_eq!(store.customer_by_key(&k).unwrap(), Some(b.clone()));
+    assert_eq!(owner(store.as_ref(), &k), Some(b.clone()));
     assert_eq!(store.customer(a.id).unwrap(), Some(a2.clone()));
-    assert_eq!(store.customer_by_key(&key("ext:crm:1")).unwrap(), Some(a2.clone()));
+    assert_eq!(owner(store.as_ref(), &key("ext:crm:1")), Some(a2.clone()));
 
     // Other order: the insert comes first and finds the key held.
     let before = Snapshot::of(store.as_ref());
@@ -792,7 +809,7 @@ pub fn identity_keys_are_checked_in_batch_order(store: Arc<dyn Store>) {
     );
     assert!(matches!(err, Error::DuplicateIdentityKey { owner, .. } if owner == b.id), "{err:?}");
     Snapshot::of(store.as_ref()).assert_same(&before, "after the failed reordered batch");
-    assert_eq!(store.customer_by_key(&k).unwrap(), Some(b));
+    assert_eq!(owner(store.as_ref(), &k), Some(b));
 }
 
 /// Writes see the earlier writes of the same batch: interactions and audit entries for a
@@ -830,7 +847,7 @@ pub fn batch_sees_its_own_earlier_writes(store: Arc<dyn Store>) {
     assert_eq!(outcome.appended, [Some(InteractionId(1)), None, Some(InteractionId(2))]);
     assert_eq!((outcome.written(), outcome.skipped()), (2, 1));
     assert_eq!(store.customer(c.id).unwrap(), Some(c2.clone()));
-    assert_eq!(store.customer_by_key(&key("ext:crm:7")).unwrap(), Some(c2));
+    assert_eq!(owner(store.as_ref(), &key("ext:crm:7")), Some(c2));
     assert_eq!(
         store.interactions(c.id, TimeRange::new()).unwrap(),
         [first.into_interaction(InteractionId(1)), third.into_interaction(InteractionId(2))]
@@ -1264,14 +1281,14 @@ pub fn failed_batch_leaves_store_unchanged(store: Arc<dyn Store>) {
         expect_err(apply(store.as_ref(), ops), kind, &format!("batch ending in {what}"));
         let after = Snapshot::of(store.as_ref());
         after.assert_same(&before, &format!("after a batch ending in {what}"));
-        for (k, owner) in [
+        for (k, holder) in [
             ("email:cy@example.org", None),
             ("phone:+442079460018", Some(a.id)),
             ("email:ada@example.org", Some(a.id)),
             ("email:bo@example.org", Some(b.id)),
         ] {
-            let found = store.customer_by_key(&key(k)).unwrap().map(|c| c.id);
-            assert_eq!(found, owner, "after a batch ending in {what}: owner of {k}");
+            let found = owner(store.as_ref(), &key(k)).map(|c| c.id);
+            assert_eq!(found, holder, "after a batch ending in {what}: owner of {k}");
         }
     }
 
@@ -1296,8 +1313,8 @@ pub fn failed_batch_leaves_store_unchanged(store: Arc<dyn Store>) {
     let log = store.audit_log(None, audit_before, 10).unwrap();
     assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [audit_before + 1]);
     assert_eq!(store.customer(a.id).unwrap(), Some(a2));
-    assert_eq!(store.customer_by_key(&key("phone:+442079460018")).unwrap(), Some(c4));
-    assert_eq!(store.customer_by_key(&key("email:cy@example.org")).unwrap(), Some(c3));
+    assert_eq!(owner(store.as_ref(), &key("phone:+442079460018")), Some(c4));
+    assert_eq!(owner(store.as_ref(), &key("email:cy@example.org")), Some(c3));
     assert_eq!(store.field_schema().unwrap().len(), 2);
     assert_eq!(store.stats().unwrap(), StoreStats { customers: 4, interactions: 4 });
 }
@@ -1680,7 +1697,7 @@ pub fn timestamps_are_truncated_to_micros(store: Arc<dyn Store>) {
     want.stage_history[0].at = at_us;
     want.consents[0].at = fine(2, 0);
     assert_eq!(store.customer(c.id).unwrap(), Some(want.clone()), "customer times in µs");
-    assert_eq!(store.customer_by_key(&key("ext:crm:1")).unwrap(), Some(want.clone()));
+    assert_eq!(owner(store.as_ref(), &key("ext:crm:1")), Some(want.clone()));
 
     let mut next = want.clone();
     next.stage = LifecycleStage::Lead;

@@ -136,33 +136,44 @@ fn cid(n: u128) -> CustomerId {
     CustomerId::from_u128(n)
 }
 
+/// Any pool id, low ids more often (so that most references hit customers that exist).
 fn any_customer() -> impl Strategy<Value = CustomerId> {
-    (1..=CUSTOMER_POOL).prop_map(cid)
+    prop_oneof![
+        4 => Just(1u128),
+        4 => Just(2),
+        3 => Just(3),
+        2 => 4..CUSTOMER_POOL,
+        1 => Just(CUSTOMER_POOL),
+    ]
+    .prop_map(cid)
 }
 
+/// A pool id that may be created (not the last one).
 fn creatable_customer() -> impl Strategy<Value = CustomerId> {
-    (1..CUSTOMER_POOL).prop_map(cid)
+    prop_oneof![4 => Just(1u128), 4 => Just(2), 3 => Just(3), 2 => 4..CUSTOMER_POOL].prop_map(cid)
 }
 
-const NAMES: &[&str] =
-    &["Ada Lovelace", "ada", "GRENADA Ltd", "Émile Zola", "100% Juice", "a_b", "Bo", "  "];
+const NAMES: &[&str] = &["Ada Lovelace", "ada", "GRENADA Ltd", "Émile Zola", "100% Juice", "a_b", "Bo"];
 
+/// A name; rarely an invalid (blank) one.
 fn name() -> impl Strategy<Value = String> {
-    select(NAMES).prop_map(str::to_owned)
+    prop_oneof![20 => select(NAMES), 1 => Just("  ")].prop_map(str::to_owned)
 }
 
-/// Raw identity inputs: some normalise to the same key, one is invalid.
+/// Raw identity inputs: several normalise to the same key; rarely an invalid one.
 fn raw_identity() -> impl Strategy<Value = (IdentityKind, &'static str)> {
-    select(vec![
-        (IdentityKind::Email, "ada@example.org"),
-        (IdentityKind::Email, " ADA@Example.org "),
-        (IdentityKind::Email, "bo@example.org"),
-        (IdentityKind::Phone, "+44 20 7946 0018"),
-        (IdentityKind::Phone, "0044 (20) 7946-0018"),
-        (IdentityKind::External("shop".into()), "A-1"),
-        (IdentityKind::External("Shop-EU".into()), "A-1"),
-        (IdentityKind::Email, "not-an-address"),
-    ])
+    prop_oneof![
+        20 => select(vec![
+            (IdentityKind::Email, "ada@example.org"),
+            (IdentityKind::Email, " ADA@Example.org "),
+            (IdentityKind::Email, "bo@example.org"),
+            (IdentityKind::Phone, "+44 20 7946 0018"),
+            (IdentityKind::Phone, "0044 (20) 7946-0018"),
+            (IdentityKind::External("shop".into()), "A-1"),
+            (IdentityKind::External("Shop-EU".into()), "A-1"),
+        ]),
+        1 => Just((IdentityKind::Email, "not-an-address")),
+    ]
 }
 
 /// The distinct valid keys [`raw_identity`] normalises to.
@@ -193,11 +204,19 @@ fn stage() -> impl Strategy<Value = LifecycleStage> {
     ])
 }
 
+/// A tag; rarely an invalid (empty) one.
 fn tag() -> impl Strategy<Value = &'static str> {
-    select(vec!["vip", "newsletter", " vip ", "ünï", ""])
+    prop_oneof![20 => select(vec!["vip", "newsletter", " vip ", "ünï"]), 1 => Just("")]
 }
 
-const FIELDS: &[&str] = &["plan", "seats", "mrr", "langs"];
+/// The custom fields, each with the type it usually gets.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("plan", FieldType::String),
+    ("seats", FieldType::Integer),
+    ("mrr", FieldType::Decimal),
+    ("langs", FieldType::StringList),
+    ("renewal", FieldType::Date),
+];
 
 fn field_type() -> impl Strategy<Value = FieldType> {
     select(vec![
@@ -211,40 +230,65 @@ fn field_type() -> impl Strategy<Value = FieldType> {
     ])
 }
 
+/// A field, usually with its usual type, sometimes with any type (a conflict, mostly).
 fn field_def() -> impl Strategy<Value = FieldDef> {
-    (select(FIELDS), field_type()).prop_map(|(n, t)| FieldDef::new(n, t))
+    (select(FIELDS), prop_oneof![4 => Just(None), 1 => field_type().prop_map(Some)])
+        .prop_map(|((name, usual), ty)| FieldDef::new(name, ty.unwrap_or(usual)))
 }
 
 fn dec(s: &str) -> Decimal {
     s.parse().expect("valid decimal literal")
 }
 
-fn attribute_value() -> impl Strategy<Value = AttributeValue> {
-    prop_oneof![
-        select(vec!["pro", "free", "ü;x", ""]).prop_map(|s| AttributeValue::String(s.into())),
-        select(vec![0i64, -1, 42, i64::MAX, i64::MIN]).prop_map(AttributeValue::Integer),
-        select(vec!["1.50", "1.5", "-3", "0.0000000000000000000000000001"])
-            .prop_map(|d| AttributeValue::Decimal(dec(d))),
-        any::<bool>().prop_map(AttributeValue::Bool),
-        select(vec![(2024, 2, 29), (1970, 1, 1)]).prop_map(|(y, m, d)| {
-            AttributeValue::Date(NaiveDate::from_ymd_opt(y, m, d).expect("valid date"))
-        }),
+fn value_of(ty: FieldType) -> BoxedStrategy<AttributeValue> {
+    match ty {
+        FieldType::String => select(vec!["pro", "free", "ü;x", ""])
+            .prop_map(|s| AttributeValue::String(s.into()))
+            .boxed(),
+        FieldType::Integer => {
+            select(vec![0i64, -1, 42, i64::MAX, i64::MIN]).prop_map(AttributeValue::Integer).boxed()
+        }
+        FieldType::Decimal => select(vec!["1.50", "1.5", "-3", "0.0000000000000000000000000001"])
+            .prop_map(|d| AttributeValue::Decimal(dec(d)))
+            .boxed(),
+        FieldType::Bool => any::<bool>().prop_map(AttributeValue::Bool).boxed(),
+        FieldType::Date => select(vec![(2024, 2, 29), (1970, 1, 1)])
+            .prop_map(|(y, m, d)| {
+                AttributeValue::Date(NaiveDate::from_ymd_opt(y, m, d).expect("valid date"))
+            })
+            .boxed(),
         // Whole microseconds: what a store does with nanoseconds inside an attribute is not
         // specified (MemoryStore keeps them).
-        select(vec![0i64, 1_500_001, -86_400_000_000])
-            .prop_map(|us| AttributeValue::Datetime(base_time() + Duration::microseconds(us))),
-        select(vec![vec![], vec!["a;b", ""], vec!["x"]])
-            .prop_map(|l| AttributeValue::StringList(l.into_iter().map(str::to_owned).collect())),
-    ]
+        FieldType::Datetime => select(vec![0i64, 1_500_001, -86_400_000_000])
+            .prop_map(|us| AttributeValue::Datetime(base_time() + Duration::microseconds(us)))
+            .boxed(),
+        FieldType::StringList => select(vec![vec![], vec!["a;b", ""], vec!["x"]])
+            .prop_map(|l| AttributeValue::StringList(l.into_iter().map(str::to_owned).collect()))
+            .boxed(),
+    }
+}
+
+/// An attribute: a pool field with a value of its usual type, sometimes of any type, rarely
+/// of an undeclared field.
+fn attribute() -> impl Strategy<Value = (&'static str, AttributeValue)> {
+    (select(FIELDS), prop_oneof![5 => Just(None), 1 => field_type().prop_map(Some)], 0..20u8)
+        .prop_flat_map(|((name, usual), ty, undeclared)| {
+            let name = if undeclared == 0 { "undeclared" } else { name };
+            value_of(ty.unwrap_or(usual)).prop_map(move |v| (name, v))
+        })
 }
 
 fn channel() -> impl Strategy<Value = Channel> {
     select(vec![Channel::Email, Channel::Sms, Channel::Other("whatsapp".into())])
 }
 
+/// A consent; rarely with an invalid (blank) purpose.
 fn consent() -> impl Strategy<Value = (&'static str, Channel, ConsentStatus)> {
     (
-        select(vec!["newsletter", "profiling", " newsletter ", ""]),
+        prop_oneof![
+            20 => select(vec!["newsletter", "profiling", " newsletter "]),
+            1 => Just(" "),
+        ],
         channel(),
         select(vec![ConsentStatus::Granted, ConsentStatus::Denied, ConsentStatus::Unknown]),
     )
@@ -259,10 +303,10 @@ fn new_customer() -> impl Strategy<Value = NewCustomer> {
         creatable_customer(),
         any::<bool>(),
         name(),
-        prop::collection::vec(raw_identity(), 0..=3),
+        prop::collection::vec(raw_identity(), 0..=2),
         stage(),
         prop::collection::vec(tag(), 0..=2),
-        prop::collection::vec((select(FIELDS), attribute_value()), 0..=2),
+        prop_oneof![3 => Just(vec![]), 1 => prop::collection::vec(attribute(), 1..=2)],
         prop::collection::vec(consent(), 0..=2),
         source(),
     )
@@ -301,21 +345,21 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        name().prop_map(Step::Name),
-        select(vec![CustomerKind::Person, CustomerKind::Organisation]).prop_map(Step::Kind),
-        stage().prop_map(Step::Stage),
+        2 => name().prop_map(Step::Name),
+        1 => select(vec![CustomerKind::Person, CustomerKind::Organisation]).prop_map(Step::Kind),
+        2 => stage().prop_map(Step::Stage),
         2 => tag().prop_map(Step::AddTag),
-        tag().prop_map(Step::RemoveTag),
-        2 => raw_identity().prop_map(|(k, r)| Step::AddIdentity(k, r)),
+        1 => tag().prop_map(Step::RemoveTag),
+        3 => raw_identity().prop_map(|(k, r)| Step::AddIdentity(k, r)),
         2 => identity_key().prop_map(Step::RemoveIdentity),
-        3 => (select(FIELDS), attribute_value()).prop_map(|(f, v)| Step::SetAttribute(f, v)),
-        select(FIELDS).prop_map(Step::RemoveAttribute),
+        3 => attribute().prop_map(|(f, v)| Step::SetAttribute(f, v)),
+        1 => select(FIELDS).prop_map(|(f, _)| Step::RemoveAttribute(f)),
         2 => consent().prop_map(|(p, c, s)| Step::Consent(p, c, s)),
     ]
 }
 
 fn update() -> impl Strategy<Value = CustomerUpdate> {
-    (prop::collection::vec(step(), 0..=4), source()).prop_map(|(steps, source)| {
+    (prop::collection::vec(step(), 0..=3), source()).prop_map(|(steps, source)| {
         let mut u = CustomerUpdate::new().source(source);
         for s in steps {
             u = match s {
@@ -335,35 +379,37 @@ fn update() -> impl Strategy<Value = CustomerUpdate> {
     })
 }
 
-/// Offsets from [`base_time`] of interaction times: ties, sub-microsecond parts, the past.
+/// Interaction times, as offsets from [`base_time`]: ties, sub-microsecond parts, the past.
 fn occurred_at() -> impl Strategy<Value = DateTime<Utc>> {
     select(vec![0i64, 3_600_000_000_000, 3_600_000_000_999, 7_200_000_000_000, -86_400_000_000_000])
         .prop_map(|ns| base_time() + Duration::nanoseconds(ns))
 }
 
-fn money(valid_only: bool) -> impl Strategy<Value = Money> {
-    let mut amounts = vec![
-        "10.00",
-        "0.10",
-        "0",
-        "19.990",
-        "79228162514264337593543950335",
-        "0.0000000000000000000000000001",
-    ];
-    if !valid_only {
-        amounts.push("-1");
-    }
+/// Money; `invalid` is a negative amount (a validation error).
+fn money(invalid: bool) -> impl Strategy<Value = Money> {
+    let amounts = if invalid {
+        vec!["-1", "-0.01"]
+    } else {
+        vec![
+            "10.00",
+            "0.10",
+            "0",
+            "19.990",
+            "79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+        ]
+    };
     (select(amounts), select(vec![Currency::EUR, Currency::USD, Currency::GBP]))
         .prop_map(|(a, c)| Money::new(dec(a), c))
 }
 
-fn interaction_kind(valid_only: bool) -> impl Strategy<Value = InteractionKind> {
+fn interaction_kind(invalid_money: bool) -> impl Strategy<Value = InteractionKind> {
     prop_oneof![
-        3 => money(valid_only).prop_map(|total| InteractionKind::Purchase { total, items: vec![] }),
-        money(valid_only).prop_map(|total| InteractionKind::Refund { total, items: vec![] }),
-        select(vec!["called back", "ü ✓ \"quoted\""])
+        3 => money(invalid_money).prop_map(|total| InteractionKind::Purchase { total, items: vec![] }),
+        1 => money(invalid_money).prop_map(|total| InteractionKind::Refund { total, items: vec![] }),
+        1 => select(vec!["called back", "ü ✓ \"quoted\""])
             .prop_map(|t| InteractionKind::Note { text: t.into() }),
-        (any::<bool>(), select(vec![0u32, 60, u32::MAX])).prop_map(|(out, secs)| {
+        1 => (any::<bool>(), select(vec![0u32, 60, u32::MAX])).prop_map(|(out, secs)| {
             InteractionKind::Call {
                 direction: if out { Direction::Outbound } else { Direction::Inbound },
                 duration_secs: secs,
@@ -373,13 +419,16 @@ fn interaction_kind(valid_only: bool) -> impl Strategy<Value = InteractionKind> 
     ]
 }
 
-fn new_interaction(valid_only: bool) -> impl Strategy<Value = NewInteraction> {
+fn interaction_for(
+    customer: impl Strategy<Value = CustomerId>,
+    invalid_money: bool,
+) -> impl Strategy<Value = NewInteraction> {
     (
-        any_customer(),
+        customer,
         occurred_at(),
-        interaction_kind(valid_only),
+        interaction_kind(invalid_money),
         prop_oneof![2 => Just(None), 3 => select(vec!["k1", "k2", "k3", "k4"]).prop_map(Some)],
-        prop_oneof![Just(None), select(vec![Channel::Email, Channel::Phone]).prop_map(Some)],
+        prop_oneof![1 => Just(None), 1 => select(vec![Channel::Email, Channel::Phone]).prop_map(Some)],
         any::<bool>(),
     )
         .prop_map(|(customer, at, kind, key, channel, props)| {
@@ -397,15 +446,61 @@ fn new_interaction(valid_only: bool) -> impl Strategy<Value = NewInteraction> {
         })
 }
 
+/// A valid interaction for any pool customer.
+fn valid_interaction() -> impl Strategy<Value = NewInteraction> {
+    interaction_for(any_customer(), false)
+}
+
+/// An interaction that fails: for the customer that is never created, or with a negative
+/// amount.
+fn failing_interaction() -> impl Strategy<Value = NewInteraction> {
+    prop_oneof![
+        1 => interaction_for(Just(cid(CUSTOMER_POOL)), false),
+        1 => interaction_for(any_customer(), true),
+    ]
+}
+
+/// A batch for `record_all`: 2 to 5 interactions (mostly of one customer), and in about a
+/// third of the batches one failing item somewhere.
+fn interaction_batch() -> impl Strategy<Value = Vec<NewInteraction>> {
+    (
+        any_customer(),
+        prop::collection::vec((valid_interaction(), any::<bool>()), 2..=5),
+        prop_oneof![2 => Just(None), 1 => failing_interaction().prop_map(Some)],
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(main, items, failing, at)| {
+            let mut list: Vec<NewInteraction> = items
+                .into_iter()
+                .map(|(mut i, same)| {
+                    if same {
+                        i.customer = main;
+                    }
+                    i
+                })
+                .collect();
+            if let Some(f) = failing {
+                let pos = at.index(list.len() + 1);
+                list.insert(pos, f);
+            }
+            list
+        })
+}
+
 fn raw_write() -> impl Strategy<Value = RawWrite> {
     prop_oneof![
         2 => (any_customer(), name(), prop::collection::vec(identity_key(), 0..=2))
             .prop_map(|(id, name, keys)| RawWrite::Insert { id, name, keys }),
-        2 => (any_customer(), name(), prop::collection::vec(identity_key(), 0..=2), prop::bool::weighted(0.3))
+        2 => (
+            any_customer(),
+            name(),
+            prop::collection::vec(identity_key(), 0..=2),
+            prop::bool::weighted(0.3),
+        )
             .prop_map(|(id, name, keys, stale)| RawWrite::Update { id, name, keys, stale }),
-        3 => new_interaction(true).prop_map(RawWrite::Append),
-        field_def().prop_map(RawWrite::Define),
-        (any_customer(), select(vec!["name", "tags"]))
+        3 => valid_interaction().prop_map(RawWrite::Append),
+        1 => field_def().prop_map(RawWrite::Define),
+        1 => (any_customer(), select(vec!["name", "tags"]))
             .prop_map(|(customer, f)| RawWrite::Audit { customer, field: f.into() }),
     ]
 }
@@ -425,13 +520,15 @@ pub fn op_strategy() -> impl Strategy<Value = Op> {
         4 => new_customer().prop_map(Op::CreateCustomer),
         4 => (any_customer(), update()).prop_map(|(id, u)| Op::UpdateCustomer(id, u)),
         2 => field_def().prop_map(Op::DefineField),
-        4 => new_interaction(false).prop_map(Op::Record),
-        2 => prop::collection::vec(new_interaction(false), 2..=5).prop_map(Op::RecordAll),
+        4 => prop_oneof![6 => valid_interaction(), 1 => failing_interaction()].prop_map(Op::Record),
+        2 => interaction_batch().prop_map(Op::RecordAll),
         2 => prop::collection::vec(raw_write(), 1..=4).prop_map(Op::Apply),
     ]
 }
 
-/// Sequences of 1 to 60 [`Op`]s.
+/// Sequences of 1 to 60 [`Op`]s: usually a short prelude (a few fields declared with their
+/// usual types, a few customers created) so that later ops find something to work on, then
+/// random ops.
 ///
 /// # Examples
 ///
@@ -442,7 +539,18 @@ pub fn op_strategy() -> impl Strategy<Value = Op> {
 /// assert!((1..=60).contains(&ops.len()));
 /// ```
 pub fn ops_strategy() -> impl Strategy<Value = Vec<Op>> {
-    prop::collection::vec(op_strategy(), 1..=60)
+    let define = select(FIELDS).prop_map(|(name, ty)| Op::DefineField(FieldDef::new(name, ty)));
+    (
+        prop::collection::vec(define, 0..=3),
+        prop::collection::vec(new_customer().prop_map(Op::CreateCustomer), 0..=3),
+        prop::collection::vec(op_strategy(), 1..=55),
+    )
+        .prop_map(|(fields, customers, rest)| {
+            let mut ops = fields;
+            ops.extend(customers);
+            ops.extend(rest);
+            ops
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,6 +788,11 @@ pub fn assert_same_state(a: &dyn Store, b: &dyn Store, context: &str) {
             a.customer_by_key(&k).expect("customer_by_key()"),
             b.customer_by_key(&k).expect("customer_by_key()"),
             "{context}: customer_by_key({k})"
+        );
+        assert_eq!(
+            a.customer_id_by_key(&k).expect("customer_id_by_key()"),
+            b.customer_id_by_key(&k).expect("customer_id_by_key()"),
+            "{context}: customer_id_by_key({k})"
         );
     }
     let queries = [

@@ -90,6 +90,12 @@ impl Snapshot {
                     Some(c),
                     "customer_by_key({k}) does not return the customer listed with that key"
                 );
+                let owner_id = store.customer_id_by_key(k).expect("customer_id_by_key()");
+                assert_eq!(
+                    owner_id,
+                    Some(c.id),
+                    "customer_id_by_key({k}) does not return the customer listed with that key"
+                );
             }
         }
         assert!(

@@ -151,3 +151,8 @@ impl From<crmkit_core::Crm> for Crm {
         Crm(engine)
     }
 }
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -789,29 +789,32 @@ fn resolve_all<R: Read, F: Copy + Ord>(
     Ok(out)
 }
 
-/// FNV-1a, 128 bits: a stable (unlike `std`'s hasher) fingerprint for derived idempotency keys.
-struct Fnv128(u128);
+/// FNV-1a, 64 bits: a stable (unlike `std`'s hasher) fingerprint of a row's content.
+struct Fnv64(u64);
 
-impl Fnv128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013b;
+impl Fnv64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
 
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 ^= u128::from(b);
+            self.0 ^= u64::from(b);
             self.0 = self.0.wrapping_mul(Self::PRIME);
         }
     }
 }
 
+/// The idempotency key of a row without one: its line number and a hash of its values.
+/// Two rows collide only with the same line number and the same 64-bit hash. Leading with the
+/// zero-padded line number makes a file's keys ascend, so a store's key index is appended to
+/// rather than written all over.
 fn derived_key<R: Read>(source: &RowSource<R>) -> String {
-    let mut h = Fnv128(Fnv128::OFFSET);
-    h.write(&source.line().to_le_bytes());
+    let mut h = Fnv64(Fnv64::OFFSET);
     source.for_each_value(|v| {
         h.write(v.as_bytes());
         h.write(&[0x1f]);
     });
-    format!("row:{:032x}", h.0)
+    format!("row:{:010}:{:016x}", source.line(), h.0)
 }
 
 impl Crm {
