@@ -31,7 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     crm.record(NewInteraction::new(
         ada.id,
         now,
-        InteractionKind::Call { direction: Direction::Outbound, duration_secs: 240, outcome: Some("reached".into()) },
+        InteractionKind::Call {
+            direction: Direction::Outbound,
+            duration_secs: 240,
+            outcome: Some("reached".into()),
+        },
     ))?;
 
     let ada = crm.update_customer(

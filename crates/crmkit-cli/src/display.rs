@@ -31,7 +31,7 @@ pub(crate) fn money_amount(d: Decimal) -> String {
 }
 
 pub(crate) fn print_json(value: &serde_json::Value) -> CliResult {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -43,13 +43,13 @@ pub(crate) fn customer_page(page: &Page<Customer>, as_json: bool) -> CliResult {
     if as_json {
         return print_json(&json!({ "items": page.items, "next": page.next }));
     }
-    println!("{:<36}  {:<28}  {:<10}  key", "id", "name", "stage");
+    out!("{:<36}  {:<28}  {:<10}  key", "id", "name", "stage");
     for c in &page.items {
-        println!("{:<36}  {:<28}  {:<10}  {}", c.id, truncate(&c.name, 28), c.stage, key_of(c));
+        out!("{:<36}  {:<28}  {:<10}  {}", c.id, truncate(&c.name, 28), c.stage, key_of(c));
     }
     match page.next {
-        Some(next) => println!("(more: --after {next})"),
-        None => println!("({} customers)", page.items.len()),
+        Some(next) => out!("(more: --after {next})"),
+        None => out!("({} customers)", page.items.len()),
     }
     Ok(())
 }
@@ -68,20 +68,20 @@ pub(crate) fn customer(crm: &Crm, c: &Customer, as_json: bool) -> CliResult {
     if as_json {
         return print_json(&serde_json::to_value(c)?);
     }
-    println!("{} ({})", c.name, c.kind);
-    println!("  id          {}", c.id);
-    println!("  stage       {}", c.stage);
+    out!("{} ({})", c.name, c.kind);
+    out!("  id          {}", c.id);
+    out!("  stage       {}", c.stage);
     for k in &c.identities {
-        println!("  key         {k}");
+        out!("  key         {k}");
     }
     if !c.tags.is_empty() {
-        println!("  tags        {}", c.tags.iter().cloned().collect::<Vec<_>>().join(", "));
+        out!("  tags        {}", c.tags.iter().cloned().collect::<Vec<_>>().join(", "));
     }
     for (name, value) in &c.attributes {
-        println!("  {name:<11} {value}");
+        out!("  {name:<11} {value}");
     }
     for consent in &c.consents {
-        println!(
+        out!(
             "  consent     {} via {}: {} ({}, {})",
             consent.purpose,
             consent.channel,
@@ -90,14 +90,14 @@ pub(crate) fn customer(crm: &Crm, c: &Customer, as_json: bool) -> CliResult {
             consent.source
         );
     }
-    println!("  created     {}", c.created_at.to_rfc3339());
-    println!("  updated     {} (revision {})", c.updated_at.to_rfc3339(), c.revision);
+    out!("  created     {}", c.created_at.to_rfc3339());
+    out!("  updated     {} (revision {})", c.updated_at.to_rfc3339(), c.revision);
     for s in &c.stage_history {
         let from = s.from.as_ref().map_or("-".to_owned(), ToString::to_string);
-        println!("  stage log   {} {from} -> {} ({})", s.at.format("%Y-%m-%d"), s.to, s.source);
+        out!("  stage log   {} {from} -> {} ({})", s.at.format("%Y-%m-%d"), s.to, s.source);
     }
     let interactions = crm.interactions(c.id, Default::default())?;
-    println!("  interactions {}", interactions.len());
+    out!("  interactions {}", interactions.len());
     Ok(())
 }
 
@@ -131,9 +131,9 @@ pub(crate) fn interactions(c: &Customer, list: &[Interaction], as_json: bool) ->
     if as_json {
         return print_json(&serde_json::to_value(list)?);
     }
-    println!("{} — {} interactions", c.name, list.len());
+    out!("{} — {} interactions", c.name, list.len());
     for i in list {
-        println!(
+        out!(
             "  {:>8}  {}  {:<15}  {}",
             i.id,
             i.occurred_at.format("%Y-%m-%d %H:%M"),

@@ -136,8 +136,7 @@ pub(crate) fn run(crm: &Crm, cmd: ImportCommand) -> CliResult {
             })?
         }
     };
-    print_import_report(&report);
-    Ok(())
+    print_import_report(&report)
 }
 
 /// Opens the file, the rejects file and the progress display, and runs `f`.
@@ -160,7 +159,7 @@ fn with_options(
     let mut on_progress = |p: &ImportProgress| {
         bar.set_position(p.bytes_read);
         if verbose {
-            eprintln!("committed batch {}: {} rows", p.batches_committed, p.rows_committed);
+            eout!("committed batch {}: {} rows", p.batches_committed, p.rows_committed);
         }
     };
     let name = c.file.display().to_string();
@@ -196,9 +195,9 @@ pub(crate) fn progress_bar(total_bytes: u64) -> ProgressBar {
     bar
 }
 
-pub(crate) fn print_import_report(r: &ImportReport) {
+pub(crate) fn print_import_report(r: &ImportReport) -> CliResult {
     use crate::display::thousands;
-    println!(
+    out!(
         "{} rows read: {} interactions written, {} duplicates skipped, {} customers created, {} updated, {} rejected ({} batches)",
         thousands(r.rows_read),
         thousands(r.interactions_written),
@@ -208,4 +207,5 @@ pub(crate) fn print_import_report(r: &ImportReport) {
         thousands(r.rejected),
         r.batches
     );
+    Ok(())
 }

@@ -1,5 +1,17 @@
 //! `crmkit`: the command line of the crmkit CRM library.
 
+/// `println!` that returns the write error instead of panicking (a closed pipe must not crash us).
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout())?
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod display;
 mod import_cmd;
 mod report;
@@ -120,18 +132,23 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eout!("error: {e}");
             let mut source = std::error::Error::source(&*e);
             while let Some(s) = source {
                 // Our own messages already include their cause; show only foreign causes.
                 if !e.to_string().contains(&s.to_string()) {
-                    eprintln!("  caused by: {s}");
+                    eout!("  caused by: {s}");
                 }
                 source = s.source();
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is stdout's reader having gone away (`crmkit report | head`).
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -182,12 +199,12 @@ fn run(cli: Cli) -> CliResult {
         Command::Fields(FieldsCommand::Define { name, field_type }) => {
             let crm = open(&cli.db)?;
             crm.define_field(FieldDef::new(name.clone(), field_type.parse::<FieldType>()?))?;
-            println!("field {name} declared");
+            out!("field {name} declared");
             Ok(())
         }
         Command::Fields(FieldsCommand::List) => {
             for f in open(&cli.db)?.fields()? {
-                println!("{}\t{}", f.name, f.field_type);
+                out!("{}\t{}", f.name, f.field_type);
             }
             Ok(())
         }

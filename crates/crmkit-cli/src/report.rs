@@ -1,5 +1,6 @@
 //! `crmkit demo` and `crmkit report`: the readable report of a customer base.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,8 +41,8 @@ fn cdnow_mapping() -> InteractionMapping {
 
 pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
     let db = db.unwrap_or_else(|| PathBuf::from("crmkit-demo.db"));
-    println!("crmkit demo: the CDNOW customer base (Fader & Hardie), stored in {}", db.display());
-    println!();
+    out!("crmkit demo: the CDNOW customer base (Fader & Hardie), stored in {}", db.display());
+    out!();
     let crm = Crm::open(&db)?;
     let mapping = cdnow_mapping();
     let started = Instant::now();
@@ -68,9 +69,9 @@ pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
             r?
         }
     };
-    print!("Import: ");
-    print_import_report(&report);
-    println!(
+    write!(std::io::stdout(), "Import: ")?;
+    print_import_report(&report)?;
+    out!(
         "        in {:.2} s{}",
         started.elapsed().as_secs_f64(),
         if report.interactions_written == 0 && report.duplicates_skipped > 0 {
@@ -79,33 +80,33 @@ pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
             ""
         }
     );
-    println!();
+    out!();
     print_base_report(&crm, args.top)
 }
 
 pub(crate) fn print_base_report(crm: &Crm, top: usize) -> CliResult {
     let s = crm.summary(top)?;
-    println!("Customer base");
-    println!("  customers              {:>14}", thousands(s.customers));
-    println!("  with a purchase        {:>14}", thousands(s.purchasing_customers));
-    println!("  transactions           {:>14}", thousands(s.purchases));
-    println!("  interactions (all)     {:>14}", thousands(s.interactions));
+    out!("Customer base");
+    out!("  customers              {:>14}", thousands(s.customers));
+    out!("  with a purchase        {:>14}", thousands(s.purchasing_customers));
+    out!("  transactions           {:>14}", thousands(s.purchases));
+    out!("  interactions (all)     {:>14}", thousands(s.interactions));
     for m in &s.revenue {
-        println!("  revenue                {:>14} {}", money_amount(m.amount), m.currency);
+        out!("  revenue                {:>14} {}", money_amount(m.amount), m.currency);
         if s.purchasing_customers > 0 {
             let per = m.amount / rust_decimal::Decimal::from(s.purchasing_customers);
-            println!("  revenue per customer   {:>14} {}", money_amount(per), m.currency);
+            out!("  revenue per customer   {:>14} {}", money_amount(per), m.currency);
         }
     }
     let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d").to_string())
     };
-    println!("  first purchase         {:>14}", day(s.first_purchase));
-    println!("  last purchase          {:>14}", day(s.last_purchase));
+    out!("  first purchase         {:>14}", day(s.first_purchase));
+    out!("  last purchase          {:>14}", day(s.last_purchase));
     if !s.top_customers.is_empty() {
-        println!();
-        println!("Top {} customers by revenue", s.top_customers.len());
-        println!("  {:>4}  {:<24}  {:>9}  {:>14}", "rank", "customer", "purchases", "revenue");
+        out!();
+        out!("Top {} customers by revenue", s.top_customers.len());
+        out!("  {:>4}  {:<24}  {:>9}  {:>14}", "rank", "customer", "purchases", "revenue");
         for (rank, t) in s.top_customers.iter().enumerate() {
             let key = t
                 .customer
@@ -118,13 +119,7 @@ pub(crate) fn print_base_report(crm: &Crm, top: usize) -> CliResult {
                 .map(|m| format!("{} {}", money_amount(m.amount), m.currency))
                 .collect::<Vec<_>>()
                 .join(" + ");
-            println!(
-                "  {:>4}  {:<24}  {:>9}  {:>14}",
-                rank + 1,
-                key,
-                thousands(t.purchases),
-                revenue
-            );
+            out!("  {:>4}  {:<24}  {:>9}  {:>14}", rank + 1, key, thousands(t.purchases), revenue);
         }
     }
     Ok(())

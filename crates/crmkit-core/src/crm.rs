@@ -337,6 +337,8 @@ impl Crm {
                 }
                 Change::RemoveIdentity(key) => next.identities.retain(|k| k != &key),
                 Change::Consent(purpose, channel, status) => {
+                    // Compared as stored (trimmed), so re-recording the same consent is no change.
+                    let purpose = purpose.trim().to_owned();
                     let unchanged = next.consents.iter().any(|c| {
                         c.purpose == purpose && c.channel == channel && c.status == status
                     });
@@ -1103,13 +1105,21 @@ fn diff(old: &Customer, new: &Customer, at: DateTime<Utc>, actor: &str) -> Vec<A
             new.attributes.get(name).map(|v| json!(v)),
         );
     }
-    let consent_key = |c: &Consent| format!("consent.{}.{}", c.purpose, c.channel);
-    let keys: std::collections::BTreeSet<String> =
-        old.consents.iter().chain(new.consents.iter()).map(consent_key).collect();
-    for key in keys {
-        let find =
-            |cs: &[Consent]| cs.iter().find(|c| consent_key(c) == key).map(|c| json!(c.status));
-        push(key.clone(), find(&old.consents), find(&new.consents));
+    // Compare by (purpose, channel) itself: the field name alone can be ambiguous
+    // ("a" over "b.email" and "a.b" over "email" both read consent.a.b.email).
+    let keys: std::collections::BTreeSet<(&str, &Channel)> = old
+        .consents
+        .iter()
+        .chain(new.consents.iter())
+        .map(|c| (c.purpose.as_str(), &c.channel))
+        .collect();
+    for (purpose, channel) in keys {
+        let find = |cs: &[Consent]| {
+            cs.iter()
+                .find(|c| c.purpose == purpose && &c.channel == channel)
+                .map(|c| json!(c.status))
+        };
+        push(format!("consent.{purpose}.{channel}"), find(&old.consents), find(&new.consents));
     }
     out
 }

@@ -97,6 +97,11 @@ impl Customer {
         for s in &mut self.consents {
             s.at = truncate_micros(s.at);
         }
+        for v in self.attributes.values_mut() {
+            if let AttributeValue::Datetime(t) = v {
+                *t = truncate_micros(*t);
+            }
+        }
     }
 
     /// The first key of a kind, if any.

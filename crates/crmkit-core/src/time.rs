@@ -180,7 +180,10 @@ fn parse_auto(t: &str) -> Option<DateTime<Utc>> {
         return NaiveDate::from_ymd_opt(n(0..4)? as i32, n(4..6)?, n(6..8)?).and_then(midnight);
     }
     if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-        return NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().and_then(midnight);
+        let n = |r: std::ops::Range<usize>| {
+            b[r.clone()].iter().all(u8::is_ascii_digit).then(|| t[r].parse::<u32>().ok()).flatten()
+        };
+        return NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?).and_then(midnight);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.with_timezone(&Utc));

@@ -134,6 +134,43 @@ impl SqliteStore {
         self.path.as_deref()
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check` and foreign-key check; an error says what is wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// crmkit_sqlite::SqliteStore::open_in_memory()?.check_integrity()?;
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn check_integrity(&self) -> Result<()> {
+        let conn = self.writer()?;
+        let mut problems: Vec<String> = Vec::new();
+        let mut stmt =
+            conn.prepare("PRAGMA integrity_check").map_err(db_err("checking integrity"))?;
+        let rows =
+            stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err("checking integrity"))?;
+        for row in rows {
+            let line = row.map_err(db_err("checking integrity"))?;
+            if line != "ok" {
+                problems.push(line);
+            }
+        }
+        let fk_violations: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .map_err(db_err("checking foreign keys"))?;
+        if fk_violations > 0 {
+            problems.push(format!("{fk_violations} foreign key violations"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Storage {
+                message: format!("integrity check failed: {}", problems.join("; ")),
+                source: None,
+            })
+        }
+    }
+
     fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
         self.writer.lock().map_err(|_| poisoned())
     }
@@ -592,10 +629,14 @@ impl Store for SqliteStore {
     }
 
     fn interactions(&self, customer: CustomerId, range: TimeRange) -> Result<Vec<Interaction>> {
-        let from = range.from.map_or(i64::MIN, |t| t.timestamp_micros());
-        let to = range.to.map_or(i64::MAX, |t| t.timestamp_micros());
-        // An open end must include i64::MAX itself, a closed one must exclude `to`.
-        let to_inclusive = if range.to.is_some() { to.saturating_sub(1) } else { i64::MAX };
+        // Stored times are whole microseconds, bounds may not be: for a whole `s`,
+        // `s >= from` ⇔ `s >= ceil(from)` and `s < to` ⇔ `s <= ceil(to) - 1`.
+        let ceil_micros = |t: chrono::DateTime<chrono::Utc>| {
+            let us = t.timestamp_micros();
+            if t.timestamp_subsec_nanos() % 1000 == 0 { us } else { us.saturating_add(1) }
+        };
+        let from = range.from.map_or(i64::MIN, ceil_micros);
+        let to_inclusive = range.to.map_or(i64::MAX, |t| ceil_micros(t).saturating_sub(1));
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(

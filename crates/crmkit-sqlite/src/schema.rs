@@ -55,7 +55,7 @@ pub(crate) fn prepare_writer(mut conn: Connection, label: &str) -> Result<Connec
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
     )
-        .map_err(db_err(&ctx))?;
+    .map_err(db_err(&ctx))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let target = i as u32 + 1;
         let tx = conn.transaction().map_err(db_err(&ctx))?;

@@ -3,7 +3,7 @@
 //! Each check takes a fresh, **empty** store (as an `Arc<dyn Store>`, because most of them
 //! drive it through [`Crm::from_arc`] with a [`FixedClock`]) and panics with a message saying
 //! what the store got wrong. The expected values are written out by hand from the contract on
-//! [`WriteOp`](crmkit_core::WriteOp) and the reference [`MemoryStore`](crmkit_core::MemoryStore),
+//! [`WriteOp`] and the reference [`MemoryStore`](crmkit_core::MemoryStore),
 //! not computed by calling into it.
 //!
 //! Run them all with [`store_conformance_tests!`](crate::store_conformance_tests) (one
@@ -145,7 +145,11 @@ fn refund(customer: CustomerId, at: DateTime<Utc>, total: Money) -> NewInteracti
 fn owner(store: &dyn Store, k: &IdentityKey) -> Option<Customer> {
     let found = store.customer_by_key(k).unwrap();
     let found_id = store.customer_id_by_key(k).unwrap();
-    assert_eq!(found_id, found.as_ref().map(|c| c.id), "customer_id_by_key({k}) vs customer_by_key");
+    assert_eq!(
+        found_id,
+        found.as_ref().map(|c| c.id),
+        "customer_id_by_key({k}) vs customer_by_key"
+    );
     found
 }
 
@@ -1787,7 +1791,7 @@ pub fn concurrent_readers_see_whole_batches(store: Arc<dyn Store>) {
                         .unwrap_or_else(|e| panic!("reader {r}: stats() failed: {e:?}"));
                     assert_eq!(stats.customers, 1, "reader {r}: customers");
                     assert!(
-                        stats.interactions % PER_BATCH == 0,
+                        stats.interactions.is_multiple_of(PER_BATCH),
                         "reader {r}: stats() saw {} interactions, part of a batch of {PER_BATCH}",
                         stats.interactions
                     );
@@ -1803,7 +1807,7 @@ pub fn concurrent_readers_see_whole_batches(store: Arc<dyn Store>) {
                         .unwrap_or_else(|e| panic!("reader {r}: interactions() failed: {e:?}"));
                     let n = list.len() as u64;
                     assert!(
-                        n % PER_BATCH == 0,
+                        n.is_multiple_of(PER_BATCH),
                         "reader {r}: interactions() saw {n}, part of a batch of {PER_BATCH}"
                     );
                     assert!(

@@ -55,3 +55,29 @@ pub use snapshot::Snapshot;
 /// Re-exported for [`store_conformance_tests!`], so that callers need no direct dependency.
 #[doc(hidden)]
 pub use crmkit_core as __crmkit_core;
+
+#[cfg(test)]
+mod tests {
+    use crate::conformance::CHECKS;
+
+    #[test]
+    fn the_macro_has_one_test_per_check() {
+        let source = include_str!("macros.rs");
+        for (name, _) in CHECKS {
+            assert!(source.contains(&format!("fn {name}()")), "the macro has no test {name}");
+            assert!(
+                source.contains(&format!("$crate::conformance::{name}(")),
+                "the macro's test {name} does not call the check {name}"
+            );
+        }
+        assert_eq!(source.matches("    #[test]\n").count(), CHECKS.len(), "tests in the macro");
+    }
+
+    #[test]
+    fn check_names_are_unique() {
+        let mut names: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CHECKS.len());
+    }
+}

@@ -57,7 +57,9 @@ fn generated_ops_cover_the_interesting_outcomes() {
                 (ops::Op::CreateCustomer(_), Err(Error::DuplicateIdentityKey { .. })) => {
                     "create duplicate key"
                 }
-                (ops::Op::CreateCustomer(_), Err(Error::AlreadyExists { .. })) => "create existing id",
+                (ops::Op::CreateCustomer(_), Err(Error::AlreadyExists { .. })) => {
+                    "create existing id"
+                }
                 (ops::Op::CreateCustomer(_), Err(Error::Validation { .. })) => "create invalid",
                 (ops::Op::UpdateCustomer(..), Ok(_)) => "update ok",
                 (ops::Op::UpdateCustomer(..), Err(Error::NotFound { .. })) => "update unknown",
@@ -66,7 +68,9 @@ fn generated_ops_cover_the_interesting_outcomes() {
                 }
                 (ops::Op::UpdateCustomer(..), Err(Error::Validation { .. })) => "update invalid",
                 (ops::Op::DefineField(_), Ok(_)) => "define ok",
-                (ops::Op::DefineField(_), Err(Error::FieldTypeConflict { .. })) => "define conflict",
+                (ops::Op::DefineField(_), Err(Error::FieldTypeConflict { .. })) => {
+                    "define conflict"
+                }
                 (ops::Op::Record(_), Ok(OpValue::Recorded(Some(_)))) => "record written",
                 (ops::Op::Record(_), Ok(OpValue::Recorded(None))) => "record skipped",
                 (ops::Op::Record(_), Err(Error::NotFound { .. })) => "record unknown customer",
@@ -78,7 +82,9 @@ fn generated_ops_cover_the_interesting_outcomes() {
                 (ops::Op::RecordAll(_), Err(Error::NotFound { .. })) => "record_all failing item",
                 (ops::Op::Apply(_), Ok(_)) => "apply ok",
                 (ops::Op::Apply(_), Err(Error::StaleRevision { .. })) => "apply stale",
-                (ops::Op::Apply(_), Err(Error::DuplicateIdentityKey { .. })) => "apply duplicate key",
+                (ops::Op::Apply(_), Err(Error::DuplicateIdentityKey { .. })) => {
+                    "apply duplicate key"
+                }
                 (ops::Op::Apply(_), Err(Error::NotFound { .. })) => "apply unknown customer",
                 (ops::Op::Apply(_), Err(Error::FieldTypeConflict { .. })) => "apply field conflict",
                 (ops::Op::Apply(_), Err(Error::AlreadyExists { .. })) => "apply existing id",
@@ -113,7 +119,10 @@ fn generated_ops_cover_the_interesting_outcomes() {
         "apply existing id",
     ];
     for what in required {
-        assert!(seen.get(what).copied().unwrap_or(0) >= 5, "{what} is (almost) never generated: {seen:#?}");
+        assert!(
+            seen.get(what).copied().unwrap_or(0) >= 5,
+            "{what} is (almost) never generated: {seen:#?}"
+        );
     }
     eprintln!("{seen:#?}");
 }

@@ -49,13 +49,55 @@ fn import_err(crm: &Crm, data: &[u8], mapping: &InteractionMapping) -> Box<crmki
 fn bad_rows_name_file_line_and_field_and_write_nothing() {
     on_each_store(|crm| {
         let cases: &[(&str, u64, Option<&str>, &str, ErrorKind)] = &[
-            ("customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUR,extra\n", 2, None, "fields", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUX\n", 2, Some("currency"), "ISO 4217", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\na@x.org,2024-01-01,12;50,EUR\n", 2, Some("amount"), "not a number", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\na@x.org,2024-01-01,-3.00,EUR\n", 2, Some("amount"), "negative", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\na@x.org,01.02.2024,1.00,EUR\n", 2, Some("timestamp"), "date/time", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\nnot-an-email,2024-01-01,1.00,EUR\n", 2, Some("customer"), "@", ErrorKind::Validation),
-            ("customer,timestamp,amount,currency\n", 1, None, "no data rows", ErrorKind::Validation),
+            (
+                "customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUR,extra\n",
+                2,
+                None,
+                "fields",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUX\n",
+                2,
+                Some("currency"),
+                "ISO 4217",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\na@x.org,2024-01-01,12;50,EUR\n",
+                2,
+                Some("amount"),
+                "not a number",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\na@x.org,2024-01-01,-3.00,EUR\n",
+                2,
+                Some("amount"),
+                "negative",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\na@x.org,01.02.2024,1.00,EUR\n",
+                2,
+                Some("timestamp"),
+                "date/time",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\nnot-an-email,2024-01-01,1.00,EUR\n",
+                2,
+                Some("customer"),
+                "@",
+                ErrorKind::Validation,
+            ),
+            (
+                "customer,timestamp,amount,currency\n",
+                1,
+                None,
+                "no data rows",
+                ErrorKind::Validation,
+            ),
             ("", 1, None, "empty", ErrorKind::Validation),
         ];
         for (data, line, field, needle, kind) in cases {
@@ -91,12 +133,17 @@ fn negative_quantity_and_line_items() {
 #[test]
 fn not_utf8_is_a_clear_error() {
     on_each_store(|crm| {
-        let mut data = b"customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUR\n".to_vec();
+        let mut data =
+            b"customer,timestamp,amount,currency\na@x.org,2024-01-01,1.00,EUR\n".to_vec();
         data.extend_from_slice(b"b@x.org,2024-01-01,\xff\xfe,EUR\n");
         let e = import_err(&crm, &data, &csv_mapping());
         assert_eq!(e.location.line, 3);
         assert!(e.to_string().contains("UTF-8"), "{e}");
-        let e = import_err(&crm, b"customer timestamp\n\xe9t\xe9 2024-01-01\n", &InteractionMapping::new(InputFormat::Whitespace));
+        let e = import_err(
+            &crm,
+            b"customer timestamp\n\xe9t\xe9 2024-01-01\n",
+            &InteractionMapping::new(InputFormat::Whitespace),
+        );
         assert!(e.to_string().contains("UTF-8"), "{e}");
     });
 }
@@ -190,7 +237,10 @@ fn importing_the_same_file_twice_writes_nothing_the_second_time() {
         assert_eq!((first.interactions_written, first.customers_created), (3, 2));
         let before = snapshot(&crm);
         let again = crm.import_interactions(data.as_bytes(), &csv_mapping(), opts()).unwrap();
-        assert_eq!((again.interactions_written, again.duplicates_skipped, again.customers_created), (0, 3, 0));
+        assert_eq!(
+            (again.interactions_written, again.duplicates_skipped, again.customers_created),
+            (0, 3, 0)
+        );
         assert_eq!(snapshot(&crm), before);
     });
 }
@@ -237,18 +287,22 @@ fn customers_upsert_with_typed_attributes_and_audit() {
     on_each_store(|crm| {
         crm.define_field(FieldDef::new("seats", FieldType::Integer)).unwrap();
         crm.define_field(FieldDef::new("renewal", FieldType::Date)).unwrap();
-        let mapping = CustomerMapping::new(InputFormat::Csv { delimiter: b',' }, IdentityKind::External("crm".into()))
-            .column(CustomerField::Key, "id")
-            .column(CustomerField::Name, "name")
-            .column(CustomerField::Email, "email")
-            .column(CustomerField::Stage, "stage")
-            .column(CustomerField::Tags, "tags")
-            .attribute("seats", "seats")
-            .attribute("renewal", "renewal");
+        let mapping = CustomerMapping::new(
+            InputFormat::Csv { delimiter: b',' },
+            IdentityKind::External("crm".into()),
+        )
+        .column(CustomerField::Key, "id")
+        .column(CustomerField::Name, "name")
+        .column(CustomerField::Email, "email")
+        .column(CustomerField::Stage, "stage")
+        .column(CustomerField::Tags, "tags")
+        .attribute("seats", "seats")
+        .attribute("renewal", "renewal");
         let v1 = "id,name,email,stage,tags,seats,renewal\n\
                   1,Initech,it@initech.example,lead,b2b;trial,40,2025-01-31\n\
                   2,Hooli,,customer,,,\n";
-        let r = crm.import_customers(v1.as_bytes(), &mapping, ImportOptions::new("crm.csv")).unwrap();
+        let r =
+            crm.import_customers(v1.as_bytes(), &mapping, ImportOptions::new("crm.csv")).unwrap();
         assert_eq!((r.customers_created, r.customers_updated), (2, 0));
         let initech = crm.lookup("ext:crm:1").unwrap();
         assert_eq!(crm.lookup("it@initech.example").unwrap().id, initech.id);
@@ -256,12 +310,15 @@ fn customers_upsert_with_typed_attributes_and_audit() {
         assert_eq!(initech.tags.len(), 2);
         // Same file again: nothing changes, nothing is written.
         let before = snapshot(&crm);
-        let r = crm.import_customers(v1.as_bytes(), &mapping, ImportOptions::new("crm.csv")).unwrap();
+        let r =
+            crm.import_customers(v1.as_bytes(), &mapping, ImportOptions::new("crm.csv")).unwrap();
         assert_eq!((r.customers_created, r.customers_updated), (0, 0));
         assert_eq!(snapshot(&crm), before);
         // A changed row updates, with an audit entry per changed field.
         let v2 = "id,name,email,stage,tags,seats,renewal\n1,Initech,,customer,,45,\n";
-        let r = crm.import_customers(v2.as_bytes(), &mapping, ImportOptions::new("crm-v2.csv")).unwrap();
+        let r = crm
+            .import_customers(v2.as_bytes(), &mapping, ImportOptions::new("crm-v2.csv"))
+            .unwrap();
         assert_eq!(r.customers_updated, 1);
         let log = crm.audit_log(Some(initech.id), 0, 100).unwrap();
         let fields: Vec<&str> = log.iter().map(|e| e.field.as_str()).collect();
@@ -270,14 +327,20 @@ fn customers_upsert_with_typed_attributes_and_audit() {
         // Wrong type, undeclared field, duplicate key: typed errors, nothing written.
         let before = snapshot(&crm);
         let bad = "id,name,email,stage,tags,seats,renewal\n3,Acme,,lead,,many,\n";
-        let err = crm.import_customers(bad.as_bytes(), &mapping, ImportOptions::new("bad.csv")).unwrap_err();
+        let err = crm
+            .import_customers(bad.as_bytes(), &mapping, ImportOptions::new("bad.csv"))
+            .unwrap_err();
         assert_eq!(err.location().unwrap().field.as_deref(), Some("seats"), "{err}");
         let dup = "id,name,email,stage,tags,seats,renewal\n3,Acme,IT@initech.example,lead,,,\n";
-        let err = crm.import_customers(dup.as_bytes(), &mapping, ImportOptions::new("dup.csv")).unwrap_err();
+        let err = crm
+            .import_customers(dup.as_bytes(), &mapping, ImportOptions::new("dup.csv"))
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
         assert_eq!(err.location().unwrap().field.as_deref(), Some("email"));
         let undeclared = mapping.clone().attribute("plan", "stage");
-        let err = crm.import_customers(v1.as_bytes(), &undeclared, ImportOptions::new("x.csv")).unwrap_err();
+        let err = crm
+            .import_customers(v1.as_bytes(), &undeclared, ImportOptions::new("x.csv"))
+            .unwrap_err();
         assert!(err.to_string().contains("attributes.plan"), "{err}");
         assert_eq!(snapshot(&crm), before);
     });
@@ -289,7 +352,9 @@ fn creating_a_customer_with_a_taken_key_is_a_conflict() {
         crm.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap();
         let before = snapshot(&crm);
         let err = crm
-            .create_customer(NewCustomer::person("Eve").email("eve@example.org").email(" ADA@EXAMPLE.org"))
+            .create_customer(
+                NewCustomer::person("Eve").email("eve@example.org").email(" ADA@EXAMPLE.org"),
+            )
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
         assert!(err.to_string().contains("email:ada@example.org"), "{err}");
@@ -304,7 +369,8 @@ fn attribute_of_the_wrong_type_is_rejected() {
         crm.define_field(FieldDef::new("vip", FieldType::Bool)).unwrap();
         let err = crm
             .create_customer(
-                NewCustomer::person("Bo").attribute("vip", crmkit::AttributeValue::String("yes".into())),
+                NewCustomer::person("Bo")
+                    .attribute("vip", crmkit::AttributeValue::String("yes".into())),
             )
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Validation);
@@ -317,7 +383,9 @@ fn attribute_of_the_wrong_type_is_rejected() {
 #[test]
 fn cdnow_sample_imports_with_the_published_totals() {
     // The 1/10 sample of Fader & Hardie's CDNOW log (no header: master id, sample id, date, cds, dollars).
-    let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt")).unwrap();
+    let data =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt"))
+            .unwrap();
     on_each_store(|crm| {
         let mapping = InteractionMapping::new(InputFormat::Whitespace)
             .has_header(false)
@@ -328,7 +396,10 @@ fn cdnow_sample_imports_with_the_published_totals() {
             .default_currency(crmkit::Currency::USD);
         let opts = ImportOptions::new("CDNOW_sample.txt").create_missing_customers(true);
         let r = crm.import_interactions(&data[..], &mapping, opts).unwrap();
-        assert_eq!((r.rows_read, r.interactions_written, r.customers_created), (6_919, 6_919, 2_357));
+        assert_eq!(
+            (r.rows_read, r.interactions_written, r.customers_created),
+            (6_919, 6_919, 2_357)
+        );
         let s = crm.summary(1).unwrap();
         assert_eq!(s.revenue[0].to_string(), "244091.94 USD");
         assert_eq!(s.first_purchase.unwrap().to_rfc3339(), "1997-01-01T00:00:00+00:00");

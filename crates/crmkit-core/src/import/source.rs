@@ -75,7 +75,6 @@ impl<R: Read> RowSource<R> {
                     .delimiter(delimiter)
                     .has_headers(false)
                     .flexible(false)
-                    .trim(csv::Trim::All)
                     .from_reader(counting),
                 record: csv::StringRecord::new(),
                 delimiter,
@@ -239,7 +238,13 @@ impl<R: Read> RowSource<R> {
             },
             _ => return None,
         };
-        if v.trim().is_empty() { None } else { Some(v) }
+        // Trimmed here rather than by the csv reader, whose trimming allocates per record.
+        let v = match v {
+            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+            Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+            Cow::Owned(s) => Cow::Owned(s.trim().to_owned()),
+        };
+        if v.is_empty() { None } else { Some(v) }
     }
 
     /// The current row as text, for a rejects file.

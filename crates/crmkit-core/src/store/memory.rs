@@ -31,13 +31,16 @@ pub struct MemoryStore {
     inner: RwLock<Inner>,
 }
 
+/// Hash maps with a fast, randomly seeded hasher: they are on the per-interaction path.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Inner {
     customers: BTreeMap<CustomerId, Customer>,
-    keys: HashMap<IdentityKey, CustomerId>,
+    keys: FastMap<IdentityKey, CustomerId>,
     interactions: Vec<Interaction>,
-    by_customer: HashMap<CustomerId, Vec<u32>>,
-    idempotency: HashMap<String, InteractionId>,
+    by_customer: FastMap<CustomerId, Vec<u32>>,
+    idempotency: FastMap<String, InteractionId>,
     fields: BTreeMap<String, FieldDef>,
     audit: Vec<AuditEntry>,
 }

@@ -1,0 +1,159 @@
+//! The `crmkit` command end to end, as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn crmkit(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crmkit")).arg("--db").arg(db).args(args).output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(out: Output) -> String {
+    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn import_list_show_and_interactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    let people = dir.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "email,name,plan\nada@example.org,Ada Lovelace,pro\nbo@example.org,Bo,free\n",
+    )
+    .unwrap();
+    ok(crmkit(&db, &["fields", "define", "plan", "string"]));
+    let out = ok(crmkit(
+        &db,
+        &[
+            "import",
+            "customers",
+            people.to_str().unwrap(),
+            "--map",
+            "key=email",
+            "--map",
+            "name=name",
+            "--attr",
+            "plan=plan",
+        ],
+    ));
+    assert!(out.contains("2 customers created"), "{out}");
+
+    let orders = dir.path().join("orders.jsonl");
+    std::fs::write(
+        &orders,
+        "{\"who\": \"ada@example.org\", \"at\": \"2024-01-02T10:00:00Z\", \"total\": \"19.99\"}\n\
+         {\"who\": \"ada@example.org\", \"at\": \"2024-02-02T10:00:00Z\", \"total\": \"5.01\"}\n",
+    )
+    .unwrap();
+    let out = ok(crmkit(
+        &db,
+        &[
+            "import",
+            "interactions",
+            orders.to_str().unwrap(),
+            "--map",
+            "customer=who",
+            "--map",
+            "timestamp=at",
+            "--map",
+            "amount=total",
+            "--currency",
+            "EUR",
+        ],
+    ));
+    assert!(out.contains("2 interactions written"), "{out}");
+
+    let list = ok(crmkit(&db, &["customers", "list", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    let shown = ok(crmkit(&db, &["customers", "show", "ADA@example.org"]));
+    assert!(
+        shown.contains("Ada Lovelace") && shown.contains("plan") && shown.contains("pro"),
+        "{shown}"
+    );
+    let inter = ok(crmkit(&db, &["interactions", "email:ada@example.org", "--from", "2024-02-01"]));
+    assert!(inter.contains("5.01 EUR") && !inter.contains("19.99"), "{inter}");
+    let report = ok(crmkit(&db, &["report"]));
+    assert!(report.contains("25.00 EUR"), "{report}");
+}
+
+#[test]
+fn errors_are_readable_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    let err = fails(crmkit(&db, &["customers", "show", "nobody@example.org"]));
+    assert!(err.contains("customer not found: email:nobody@example.org"), "{err}");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "customer,timestamp,amount\na@x.org,2024-01-01,1\nb@x.org,yesterday,2\n")
+        .unwrap();
+    let err = fails(crmkit(
+        &db,
+        &[
+            "import",
+            "interactions",
+            bad.to_str().unwrap(),
+            "--map",
+            "amount=amount",
+            "--currency",
+            "USD",
+            "--create-customers",
+        ],
+    ));
+    assert!(err.contains("bad.csv, line 3, field `timestamp`"), "{err}");
+    assert!(err.contains("\"yesterday\""), "{err}");
+    // Nothing of the failing batch was written.
+    let report = ok(crmkit(&db, &["report"]));
+    assert!(report.contains("transactions                        0"), "{report}");
+    // With --rejects the good row goes in and the bad one is explained.
+    let rejects = dir.path().join("rejects.csv");
+    ok(crmkit(
+        &db,
+        &[
+            "import",
+            "interactions",
+            bad.to_str().unwrap(),
+            "--map",
+            "amount=amount",
+            "--currency",
+            "USD",
+            "--create-customers",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    ));
+    let r = std::fs::read_to_string(&rejects).unwrap();
+    assert!(r.contains("3,timestamp,") && r.contains("yesterday"), "{r}");
+    let err = fails(crmkit(&db, &["import", "interactions", "/no/such/file.csv"]));
+    assert!(err.contains("/no/such/file.csv"), "{err}");
+    let err = fails(crmkit(
+        &db,
+        &["import", "interactions", bad.to_str().unwrap(), "--map", "colour=blue"],
+    ));
+    assert!(err.contains("unknown field \"colour\""), "{err}");
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    // `crmkit report | head -1` must not panic when head closes the pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crmkit"))
+        .arg("--db")
+        .arg(&db)
+        .arg("report")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // close the read end before the report is printed
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,94 @@
+//! SqliteStore-specific behaviour: files, schema versions, persistence, concurrent readers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use crmkit_core::{Crm, ErrorKind, Money, NewCustomer, NewInteraction, Store, StoreExt};
+use crmkit_sqlite::{SCHEMA_VERSION, SqliteStore};
+
+#[test]
+fn data_survives_closing_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
+    let (customers, interactions, audit) = {
+        let crm = Crm::new(SqliteStore::open(&path).unwrap());
+        let c = crm.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap();
+        crm.record(NewInteraction::purchase(c.id, crm.now(), Money::parse("1.10", "EUR").unwrap()))
+            .unwrap();
+        let s = crm.store();
+        (
+            s.all_customers().unwrap(),
+            s.interactions(c.id, Default::default()).unwrap(),
+            s.full_audit_log().unwrap(),
+        )
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    store.check_integrity().unwrap();
+    assert_eq!(store.all_customers().unwrap(), customers);
+    assert_eq!(store.interactions(customers[0].id, Default::default()).unwrap(), interactions);
+    assert_eq!(store.full_audit_log().unwrap(), audit);
+}
+
+#[test]
+fn a_database_from_a_newer_crmkit_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    }
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(
+        matches!(err, crmkit_core::Error::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION + 1, "opening must not touch the file");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_storage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(
+        &path,
+        "this is not a database, just some text that is long enough to fill a header",
+    )
+    .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("notes.txt"), "{err}");
+}
+
+#[test]
+fn a_missing_directory_is_a_storage_error_naming_the_path() {
+    let err = SqliteStore::open("/nonexistent-dir/crm.db").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("/nonexistent-dir/crm.db"), "{err}");
+}
+
+#[test]
+fn schema_version_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn two_stores_on_one_file_see_each_others_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
+    let a = Crm::new(SqliteStore::open(&path).unwrap());
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let c = a.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap();
+    assert_eq!(b.customer(c.id).unwrap().unwrap(), c);
+}
