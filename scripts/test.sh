@@ -12,7 +12,7 @@ step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests and doctests"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 step "docs (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

@@ -39,7 +39,7 @@ pub(crate) struct Common {
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     maps: Vec<String>,
     /// Rows per atomic batch.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 50_000)]
     batch_size: usize,
     /// Send bad rows to this CSV file (with the reason) and import the rest, instead of stopping.
     #[arg(long, value_name = "FILE")]
@@ -159,7 +159,7 @@ fn with_options(
     let mut on_progress = |p: &ImportProgress| {
         bar.set_position(p.bytes_read);
         if verbose {
-            eout!("committed batch {}: {} rows", p.batches_committed, p.rows_committed);
+            eprintln!("committed batch {}: {} rows", p.batches_committed, p.rows_committed);
         }
     };
     let name = c.file.display().to_string();

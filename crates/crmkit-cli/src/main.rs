@@ -131,13 +131,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            eout!("error: {e}");
+            eprintln!("error: {e}");
             let mut source = std::error::Error::source(&*e);
             while let Some(s) = source {
                 // Our own messages already include their cause; show only foreign causes.
                 if !e.to_string().contains(&s.to_string()) {
-                    eout!("  caused by: {s}");
+                    eprintln!("  caused by: {s}");
                 }
                 source = s.source();
             }

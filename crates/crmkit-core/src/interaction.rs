@@ -405,12 +405,6 @@ impl InteractionKind {
         match self {
             InteractionKind::Purchase { total, items }
             | InteractionKind::Refund { total, items } => {
-                if total.amount.is_sign_negative() && !total.amount.is_zero() {
-                    return Err(Error::validation(
-                        "amount",
-                        format!("{total} is negative; record money given back as a refund"),
-                    ));
-                }
                 for item in items {
                     if item.sku.trim().is_empty() {
                         return Err(Error::validation("sku", "is empty"));
@@ -435,6 +429,13 @@ impl InteractionKind {
                             right: item.unit_price.currency,
                         });
                     }
+                }
+                // After the items: a negative quantity is the cause of a negative total.
+                if total.amount.is_sign_negative() && !total.amount.is_zero() {
+                    return Err(Error::validation(
+                        "amount",
+                        format!("{total} is negative; record money given back as a refund"),
+                    ));
                 }
                 Ok(())
             }

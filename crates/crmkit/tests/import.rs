@@ -4,8 +4,7 @@
 
 use crmkit::{
     Crm, CustomerField, CustomerMapping, Error, ErrorKind, FieldDef, FieldType, IdentityKind,
-    ImportOptions, InputFormat, InteractionField as F, InteractionMapping, NewCustomer, Store,
-    StoreExt,
+    ImportOptions, InputFormat, InteractionField as F, InteractionMapping, NewCustomer, StoreExt,
 };
 
 /// Runs a test body on a MemoryStore, an in-memory SQLite and a SQLite file.
@@ -126,7 +125,8 @@ fn negative_quantity_and_line_items() {
         assert_eq!(log[0].amount().unwrap().to_string(), "19.00 EUR");
         let bad = "customer,timestamp,amount,currency,sku,qty,price\na@x.org,2024-01-02,,EUR,CD-1,-2,9.50\n";
         let e = import_err(&crm, bad.as_bytes(), &mapping);
-        assert_eq!(e.location.field.as_deref(), Some("quantity"), "{e}");
+        assert_eq!(e.location.field.as_deref(), Some("qty"), "{e}"); // the file's column name
+        assert!(e.to_string().contains("-2 for sku CD-1 must be positive"), "{e}");
     });
 }
 

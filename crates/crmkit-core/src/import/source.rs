@@ -147,7 +147,9 @@ impl<R: Read> RowSource<R> {
                     Ok(more)
                 }
                 Err(e) => {
-                    let line = e.position().map_or(self.line + 1, |p| p.line());
+                    // A UTF-8 error carries the position of the record before; never go back.
+                    let line = e.position().map_or(self.line + 1, |p| p.line().max(self.line + 1));
+                    self.line = line;
                     Err(match e.kind() {
                         csv::ErrorKind::Utf8 { .. } => utf8_error(line),
                         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
