@@ -9,8 +9,9 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use crmkit_benches::{CDNOW_MASTER, generated_transactions};
 use crmkit_core::{
-    Crm, Currency, CustomerId, IdentityKind, ImportOptions, InputFormat, InteractionField as F,
-    InteractionMapping, MemoryStore, Money, NewCustomer, NewInteraction, WriteBatch, WriteOp,
+    Crm, Currency, Customer, CustomerId, CustomerKind, CustomerMapping, IdentityKind,
+    ImportOptions, InputFormat, InteractionField as F, InteractionMapping, LifecycleStage,
+    MemoryStore, Money, NewInteraction, WriteBatch, WriteOp,
 };
 use crmkit_sqlite::SqliteStore;
 
@@ -35,6 +36,18 @@ fn generated_mapping() -> InteractionMapping {
 fn sqlite_crm(dir: &tempfile::TempDir) -> Crm {
     let path = dir.path().join(format!("bench-{}.db", CustomerId::new()));
     Crm::new(SqliteStore::open(path).expect("open sqlite"))
+}
+
+/// Creates customers `c0@example.org`... in one import batch (setup, not measured).
+fn add_customers(crm: Crm, n: usize) -> Crm {
+    let mut csv = String::from("key\n");
+    for i in 0..n {
+        csv.push_str(&format!("c{i}@example.org\n"));
+    }
+    let mapping = CustomerMapping::new(InputFormat::Csv { delimiter: b',' }, IdentityKind::Email);
+    crm.import_customers(csv.as_bytes(), &mapping, ImportOptions::new("setup").batch_size(n))
+        .expect("customers");
+    crm
 }
 
 fn import(crm: &Crm, data: &[u8], mapping: &InteractionMapping) -> u64 {
@@ -70,15 +83,7 @@ fn generated(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = generated_transactions(GENERATED_ROWS, GENERATED_CUSTOMERS);
     let mapping = generated_mapping();
-    let with_customers = |crm: Crm| {
-        for n in 0..GENERATED_CUSTOMERS {
-            crm.create_customer(
-                NewCustomer::person(format!("c{n}")).email(format!("c{n}@example.org")),
-            )
-            .expect("customer");
-        }
-        crm
-    };
+    let with_customers = |crm: Crm| add_customers(crm, GENERATED_CUSTOMERS);
     let mut g = c.benchmark_group("import_generated_1m");
     g.throughput(Throughput::Elements(GENERATED_ROWS as u64))
         .sample_size(10)
@@ -126,9 +131,26 @@ fn apply_batches(c: &mut Criterion) {
             .collect()
     };
     let setup = |crm: Crm| {
+        // One batch of customers with known ids, written straight to the store.
+        let t = chrono::DateTime::from_timestamp(1_600_000_000, 0).expect("time");
+        let mut batch = WriteBatch::new();
         for id in &customers {
-            crm.create_customer(NewCustomer::person("x").id(*id)).expect("customer");
+            batch.push(WriteOp::InsertCustomer(Customer {
+                id: *id,
+                kind: CustomerKind::Person,
+                name: id.to_string(),
+                identities: Vec::new(),
+                stage: LifecycleStage::Customer,
+                stage_history: Vec::new(),
+                attributes: Default::default(),
+                tags: Default::default(),
+                consents: Vec::new(),
+                created_at: t,
+                updated_at: t,
+                revision: 1,
+            }));
         }
+        crm.store().apply(batch).expect("customers");
         (crm, batches(&customers))
     };
     let run = |(crm, batches): (Crm, Vec<WriteBatch>)| {
