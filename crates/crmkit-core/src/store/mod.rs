@@ -455,9 +455,9 @@ impl PurchaseColumns {
     /// cols.push_row(&mut seen, id, id, 1, "2".parse().unwrap(), Currency::USD);
     /// assert_eq!(cols.customer_index, vec![0, 0]);
     /// ```
-    pub fn push_row<K: std::hash::Hash + Eq>(
+    pub fn push_row<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
         &mut self,
-        seen: &mut std::collections::HashMap<K, u32>,
+        seen: &mut std::collections::HashMap<K, u32, S>,
         key: K,
         customer: CustomerId,
         occurred_at_micros: i64,
