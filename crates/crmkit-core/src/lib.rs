@@ -47,7 +47,7 @@ pub use interaction::{
 };
 pub use money::{Currency, Money};
 pub use store::{
-    AuditEntry, AuditRecord, BatchOutcome, CustomerQuery, MemoryStore, Page, PurchaseColumns,
-    Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp,
+    AuditEntry, AuditRecord, BatchOutcome, CustomerQuery, CustomerScore, MemoryStore, ModelRecord,
+    Page, PurchaseColumns, Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
 pub use time::{Clock, FixedClock, SystemClock};

@@ -36,8 +36,8 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use crmkit_core::store::{
-    AuditEntry, BatchOutcome, CustomerQuery, Page, PurchaseColumns, Store, StoreStats, TimeRange,
-    WriteBatch, WriteOp,
+    AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
+    Store, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
 use crmkit_core::{
     AuditRecord, Channel, Currency, Customer, CustomerId, Error, FieldDef, FieldType, IdentityKey,
@@ -448,6 +448,57 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                     }
                 }
             }
+            WriteOp::SaveModel(model) => {
+                let latest: i64 = tx
+                    .prepare_cached(r#"SELECT coalesce(max("version"), 0) FROM "models""#)
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .map_err(db_err("reading model versions"))?;
+                crmkit_core::store::check_model_version(latest as u64, model.version)?;
+                let json =
+                    serde_json::to_string(&model.models).map_err(json_err("encoding a model"))?;
+                tx.prepare_cached(
+                    r#"INSERT INTO "models" ("version", "fitted_at", "as_of", "time_unit", "currency", "models")
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        model.version as i64,
+                        model.fitted_at.timestamp_micros(),
+                        model.as_of.timestamp_micros(),
+                        model.time_unit,
+                        model.currency.map(|c| c.code().to_owned()),
+                        json
+                    ])
+                })
+                .map_err(db_err("saving a model"))?;
+            }
+            WriteOp::SaveScores(scores) => {
+                let latest: i64 = tx
+                    .prepare_cached(r#"SELECT coalesce(max("version"), 0) FROM "models""#)
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .map_err(db_err("reading model versions"))?;
+                let mut insert = tx
+                    .prepare_cached(
+                        r#"INSERT INTO "scores" ("customer", "model_version", "data") VALUES (?1, ?2, ?3)
+                           ON CONFLICT ("customer") DO UPDATE SET "model_version" = excluded."model_version",
+                                                                  "data" = excluded."data""#,
+                    )
+                    .map_err(db_err("saving scores"))?;
+                for score in scores {
+                    let seq = cached_seq(&tx, &mut seqs, score.customer)?;
+                    if score.model_version == 0 || score.model_version > latest as u64 {
+                        return Err(Error::NotFound {
+                            entity: "model version",
+                            key: score.model_version.to_string(),
+                        });
+                    }
+                    let data =
+                        serde_json::to_string(&score).map_err(json_err("encoding scores"))?;
+                    insert
+                        .execute(params![seq, score.model_version as i64, data])
+                        .map_err(db_err("saving scores"))?;
+                }
+            }
             WriteOp::Audit(record) => {
                 cached_seq(&tx, &mut seqs, record.customer)?;
                 write_audit(&tx, &record)?;
@@ -838,6 +889,73 @@ impl Store for SqliteStore {
             for row in rows {
                 let (name, t) = row.map_err(db_err("reading field definitions"))?;
                 out.push(FieldDef { name, field_type: FieldType::from_str(&t)? });
+            }
+            Ok(out)
+        })
+    }
+
+    fn model(&self, version: Option<u64>) -> Result<Option<ModelRecord>> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(
+                    r#"SELECT "version", "fitted_at", "as_of", "time_unit", "currency", "models" FROM "models"
+                       WHERE "version" = coalesce(?1, (SELECT max("version") FROM "models"))"#,
+                )
+                .and_then(|mut s| {
+                    s.query_row([version.map(|v| v as i64)], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, String>(5)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(db_err("reading a model"))?;
+            let Some((v, fitted_at, as_of, time_unit, currency, models)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(ModelRecord {
+                version: v as u64,
+                fitted_at: crmkit_core::time::from_micros(fitted_at)?,
+                as_of: crmkit_core::time::from_micros(as_of)?,
+                time_unit,
+                currency: currency.map(|c| Currency::new(&c)).transpose()?,
+                models: serde_json::from_str(&models).map_err(json_err("decoding a model"))?,
+            }))
+        })
+    }
+
+    fn score(&self, customer: CustomerId) -> Result<Option<CustomerScore>> {
+        self.read(|conn| {
+            let data: Option<String> = conn
+                .prepare_cached(
+                    r#"SELECT s."data" FROM "customers" c JOIN "scores" s ON s."customer" = c."seq"
+                       WHERE c."id" = ?1"#,
+                )
+                .and_then(|mut s| s.query_row([&customer.to_bytes()[..]], |r| r.get(0)).optional())
+                .map_err(db_err("reading scores"))?;
+            data.map(|d| serde_json::from_str(&d).map_err(json_err("decoding scores"))).transpose()
+        })
+    }
+
+    fn all_scores(&self) -> Result<Vec<CustomerScore>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT s."data" FROM "customers" c JOIN "scores" s ON s."customer" = c."seq"
+                       ORDER BY c."id""#,
+                )
+                .map_err(db_err("reading scores"))?;
+            let rows =
+                stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err("reading scores"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let data = row.map_err(db_err("reading scores"))?;
+                out.push(serde_json::from_str(&data).map_err(json_err("decoding scores"))?);
             }
             Ok(out)
         })

@@ -10,7 +10,10 @@ use rusqlite::{Connection, OpenFlags};
 use crate::db_err;
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_initial.sql"),
+    include_str!("../migrations/002_customer_value.sql"),
+];
 
 /// The schema version this build writes (`PRAGMA user_version`).
 ///

@@ -92,3 +92,26 @@ fn two_stores_on_one_file_see_each_others_commits() {
     let c = a.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap();
     assert_eq!(b.customer(c.id).unwrap().unwrap(), c);
 }
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let customer = {
+        let crm = Crm::new(SqliteStore::open(&path).unwrap());
+        crm.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap()
+    };
+    {
+        // Turn it back into what version 1 wrote.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(r#"DROP TABLE "scores"; DROP TABLE "models"; PRAGMA user_version = 1;"#)
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    store.check_integrity().unwrap();
+    assert_eq!(store.customer(customer.id).unwrap(), Some(customer));
+    assert_eq!(store.model(None).unwrap(), None, "the version 2 tables exist and are empty");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+}

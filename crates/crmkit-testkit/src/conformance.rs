@@ -41,6 +41,7 @@ pub type Check = fn(Arc<dyn Store>);
 /// ```
 pub const CHECKS: &[(&str, Check)] = &[
     ("customer_roundtrip", customer_roundtrip),
+    ("models_and_scores_are_versioned", models_and_scores_are_versioned),
     ("lookup_by_identity_key", lookup_by_identity_key),
     ("duplicate_identity_key_is_conflict", duplicate_identity_key_is_conflict),
     ("update_writes_audit_entries", update_writes_audit_entries),
@@ -1855,4 +1856,67 @@ pub fn concurrent_readers_see_whole_batches(store: Arc<dyn Store>) {
         assert_eq!((last_stats, last_list), (total, total), "final read after the writer finished");
     }
     assert_eq!(store.stats().unwrap(), StoreStats { customers: 1, interactions: total });
+}
+
+/// Fitted models are stored as versions 1, 2, 3... (no gaps, no reuse); scores replace a
+/// customer's previous scores, must name a stored model version and an existing customer, and a
+/// failing batch stores neither.
+pub fn models_and_scores_are_versioned(store: Arc<dyn Store>) {
+    use crmkit_core::{CustomerScore, ModelRecord, WriteBatch, WriteOp};
+    let (crm, _clock) = crm_with_clock(&store);
+    let a = crm.create_customer(NewCustomer::person("A").id(id(1))).unwrap().id;
+    let b = crm.create_customer(NewCustomer::person("B").id(id(2))).unwrap().id;
+    assert_eq!(store.model(None).unwrap(), None);
+    let model = |version: u64| ModelRecord {
+        version,
+        fitted_at: base_time() + chrono::Duration::nanoseconds(1_234_567_891),
+        as_of: base_time(),
+        time_unit: "week".into(),
+        currency: Some(crmkit_core::Currency::USD),
+        models: serde_json::json!({"bgnbd": {"r": 0.243, "alpha": 4.414}, "v": version}),
+    };
+    let score = |customer, version, p| CustomerScore {
+        p_alive: p,
+        clv: Some(12.5),
+        rfm: [5, 4, 3],
+        segment: "champions".into(),
+        ..CustomerScore::empty(customer, version)
+    };
+    let apply = |ops: Vec<WriteOp>| store.apply(WriteBatch { ops });
+    apply(vec![WriteOp::SaveModel(model(1)), WriteOp::SaveScores(vec![score(a, 1, 0.9)])]).unwrap();
+    let stored = store.model(None).unwrap().unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.models, model(1).models);
+    assert_eq!(stored.fitted_at.timestamp_subsec_nanos() % 1000, 0, "kept to the microsecond");
+    assert_eq!(store.score(a).unwrap(), Some(score(a, 1, 0.9)));
+    assert_eq!(store.score(b).unwrap(), None);
+    // Versions: taken, skipped.
+    expect_err(apply(vec![WriteOp::SaveModel(model(1))]), ErrorKind::Conflict, "taken version");
+    expect_err(apply(vec![WriteOp::SaveModel(model(3))]), ErrorKind::Validation, "skipped version");
+    // Scores for an unknown model version or customer fail the whole batch.
+    let before = (store.model(None).unwrap(), store.all_scores().unwrap());
+    expect_err(
+        apply(vec![
+            WriteOp::SaveModel(model(2)),
+            WriteOp::SaveScores(vec![score(b, 2, 0.5), score(id(99), 2, 0.1)]),
+        ]),
+        ErrorKind::NotFound,
+        "scores of an unknown customer",
+    );
+    expect_err(
+        apply(vec![WriteOp::SaveScores(vec![score(b, 7, 0.5)])]),
+        ErrorKind::NotFound,
+        "scores of an unknown model version",
+    );
+    assert_eq!((store.model(None).unwrap(), store.all_scores().unwrap()), before);
+    // A new version replaces the customers' scores; old model versions stay readable.
+    apply(vec![
+        WriteOp::SaveModel(model(2)),
+        WriteOp::SaveScores(vec![score(b, 2, 0.4), score(a, 2, 0.3)]),
+    ])
+    .unwrap();
+    assert_eq!(store.model(None).unwrap().unwrap().version, 2);
+    assert_eq!(store.model(Some(1)).unwrap().unwrap().models, model(1).models);
+    assert_eq!(store.model(Some(3)).unwrap(), None);
+    assert_eq!(store.all_scores().unwrap(), vec![score(a, 2, 0.3), score(b, 2, 0.4)]);
 }

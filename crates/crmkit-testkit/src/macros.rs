@@ -43,6 +43,11 @@ macro_rules! store_conformance_tests {
             }
 
             #[test]
+            fn models_and_scores_are_versioned() {
+                $crate::conformance::models_and_scores_are_versioned(fresh_store());
+            }
+
+            #[test]
             fn lookup_by_identity_key() {
                 $crate::conformance::lookup_by_identity_key(fresh_store());
             }

@@ -136,6 +136,18 @@ impl Store for Mutant {
         self.inner.customer_by_key(key)
     }
 
+    fn model(&self, version: Option<u64>) -> Result<Option<crmkit_core::ModelRecord>> {
+        self.inner.model(version)
+    }
+
+    fn score(&self, customer: CustomerId) -> Result<Option<crmkit_core::CustomerScore>> {
+        self.inner.score(customer)
+    }
+
+    fn all_scores(&self) -> Result<Vec<crmkit_core::CustomerScore>> {
+        self.inner.all_scores()
+    }
+
     fn customer_id_by_key(&self, key: &IdentityKey) -> Result<Option<CustomerId>> {
         if self.bug == Bug::StaleKeyIndex {
             return Ok(self.keys.lock().unwrap().get(key).copied());

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    AuditEntry, BatchOutcome, CustomerQuery, Page, PurchaseColumns, Store, StoreStats, TimeRange,
-    WriteBatch, WriteOp,
+    AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
+    Store, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
 use crate::customer::{Customer, FieldDef};
 use crate::error::{Error, Result};
@@ -43,6 +43,8 @@ struct Inner {
     idempotency: FastMap<String, InteractionId>,
     fields: BTreeMap<String, FieldDef>,
     audit: Vec<AuditEntry>,
+    models: Vec<ModelRecord>,
+    scores: BTreeMap<CustomerId, CustomerScore>,
 }
 
 /// What to undo if a later write of the same batch fails.
@@ -50,6 +52,8 @@ enum Undo {
     /// The customer had this previous record (`None`: it did not exist).
     Customer(CustomerId, Option<Box<Customer>>),
     Field(String),
+    Model,
+    Score(CustomerId, Option<Box<CustomerScore>>),
 }
 
 impl MemoryStore {
@@ -187,6 +191,32 @@ impl Inner {
                 let seq = self.audit.len() as u64 + 1;
                 self.audit.push(AuditEntry::from_record(seq, record));
             }
+            WriteOp::SaveModel(mut model) => {
+                super::check_model_version(self.models.len() as u64, model.version)?;
+                model.fitted_at = crate::time::truncate_micros(model.fitted_at);
+                model.as_of = crate::time::truncate_micros(model.as_of);
+                self.models.push(model);
+                undo.push(Undo::Model);
+            }
+            WriteOp::SaveScores(scores) => {
+                for score in scores {
+                    if !self.customers.contains_key(&score.customer) {
+                        return Err(Error::NotFound {
+                            entity: "customer",
+                            key: score.customer.to_string(),
+                        });
+                    }
+                    if score.model_version == 0 || score.model_version > self.models.len() as u64 {
+                        return Err(Error::NotFound {
+                            entity: "model version",
+                            key: score.model_version.to_string(),
+                        });
+                    }
+                    let id = score.customer;
+                    let previous = self.scores.insert(id, score);
+                    undo.push(Undo::Score(id, previous.map(Box::new)));
+                }
+            }
         }
         Ok(())
     }
@@ -233,6 +263,17 @@ impl Inner {
                 Undo::Field(name) => {
                     self.fields.remove(&name);
                 }
+                Undo::Model => {
+                    self.models.pop();
+                }
+                Undo::Score(id, previous) => match previous {
+                    Some(p) => {
+                        self.scores.insert(id, *p);
+                    }
+                    None => {
+                        self.scores.remove(&id);
+                    }
+                },
             }
         }
     }
@@ -330,6 +371,22 @@ impl Store for MemoryStore {
 
     fn field_schema(&self) -> Result<Vec<FieldDef>> {
         Ok(self.read()?.fields.values().cloned().collect())
+    }
+
+    fn model(&self, version: Option<u64>) -> Result<Option<ModelRecord>> {
+        let inner = self.read()?;
+        Ok(match version {
+            None => inner.models.last().cloned(),
+            Some(v) => inner.models.iter().find(|m| m.version == v).cloned(),
+        })
+    }
+
+    fn score(&self, customer: CustomerId) -> Result<Option<CustomerScore>> {
+        Ok(self.read()?.scores.get(&customer).cloned())
+    }
+
+    fn all_scores(&self) -> Result<Vec<CustomerScore>> {
+        Ok(self.read()?.scores.values().cloned().collect())
     }
 
     fn stats(&self) -> Result<StoreStats> {

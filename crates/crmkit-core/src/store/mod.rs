@@ -5,12 +5,14 @@
 //! suite and the differential property test that check it.
 
 mod memory;
+mod value;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
+pub use value::{CustomerScore, ModelRecord};
 
 use crate::customer::{Customer, FieldDef, LifecycleStage};
 use crate::error::{Error, Result};
@@ -32,6 +34,10 @@ use crate::money::Currency;
 /// - `DefineField`: the field exists with another type ([`Error::FieldTypeConflict`]); the same
 ///   definition again is a no-op;
 /// - `Audit`: the customer does not exist.
+/// - `SaveModel`: its version is not the latest stored version + 1 ([`Error::AlreadyExists`] when
+///   taken, [`Error::Validation`] when it skips versions; see [`check_model_version`]);
+/// - `SaveScores`: a customer does not exist, or the model version is not stored. A customer's
+///   scores replace their previous ones.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Create a customer.
@@ -49,6 +55,10 @@ pub enum WriteOp {
     DefineField(FieldDef),
     /// Append an audit-log entry.
     Audit(AuditRecord),
+    /// Store a newly fitted model version.
+    SaveModel(ModelRecord),
+    /// Store customers' scores (replacing their previous scores).
+    SaveScores(Vec<CustomerScore>),
 }
 
 /// Writes applied atomically by [`Store::apply`]: all of them or none.
@@ -635,6 +645,15 @@ pub trait Store: Send + Sync {
 
     /// Counts.
     fn stats(&self) -> Result<StoreStats>;
+
+    /// A stored model version; `None` for the latest.
+    fn model(&self, version: Option<u64>) -> Result<Option<ModelRecord>>;
+
+    /// A customer's latest scores.
+    fn score(&self, customer: CustomerId) -> Result<Option<CustomerScore>>;
+
+    /// Every customer's latest scores, ordered by customer id.
+    fn all_scores(&self) -> Result<Vec<CustomerScore>>;
 }
 
 /// Conveniences for every [`Store`].
@@ -709,3 +728,24 @@ pub trait StoreExt: Store {
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}
+
+/// The rule for `SaveModel`, shared by every backend: versions count up by one.
+///
+/// # Examples
+///
+/// ```
+/// assert!(crmkit_core::store::check_model_version(0, 1).is_ok());
+/// assert!(crmkit_core::store::check_model_version(1, 1).is_err());
+/// ```
+pub fn check_model_version(latest: u64, version: u64) -> Result<()> {
+    if version <= latest {
+        return Err(Error::AlreadyExists { entity: "model version", key: version.to_string() });
+    }
+    if version != latest + 1 {
+        return Err(Error::validation(
+            "model version",
+            format!("{version} skips versions: the latest stored is {latest}"),
+        ));
+    }
+    Ok(())
+}
