@@ -667,9 +667,9 @@ def main():
         if not os.path.exists(manifest):
             sys.exit(
                 f"error: {manifest} does not exist. The workspace's members = [\"crates/*\"] glob makes every "
-                "folder under crates/ a member, so creating crates/{0}/ without a Cargo.toml breaks every cargo "
-                "command in the workspace. Create the crate first, or pass --tests-dir elsewhere "
-                "(or --allow-missing-crate).".format(rel[1])
+                f"folder under crates/ a member, so creating crates/{rel[1]}/ without a Cargo.toml breaks every "
+                "cargo command in the workspace. Create the crate first, or pass --tests-dir elsewhere "
+                "(or --allow-missing-crate)."
             )
     data_dir = os.path.join(tests_dir, "data")
     summary_csv = os.path.join(data_dir, "cdnow_customers_summary.csv")
