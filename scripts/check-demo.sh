@@ -6,7 +6,9 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cargo run --quiet -p crmkit-cli -- --db "$dir/demo.db" demo > "$dir/out.txt"
 cat "$dir/out.txt"
-for want in "customers                      23,570" "transactions                   69,659" "2,500,315.63 USD" "1997-01-01" "1998-06-30"; do
+for want in "customers                      23,570" "transactions                   69,659" "2,500,315.63 USD" "1997-01-01" "1998-06-30" \
+  "r          0.2671" "alpha      5.9865" "a          0.4835" "b          2.1116" "log-likelihood -173425.92" \
+  "RFM segments" "Valuable customers at risk" "Forecast check"; do
   grep -qF "$want" "$dir/out.txt" || { echo "demo output lacks: $want"; exit 1; }
 done
 # The second run must write nothing.

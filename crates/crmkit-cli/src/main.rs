@@ -15,6 +15,7 @@ macro_rules! out {
 mod display;
 mod import_cmd;
 mod report;
+mod value_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ enum Command {
     /// Declare or list custom fields.
     #[command(subcommand)]
     Fields(FieldsCommand),
+    /// Fit the customer-value models (as of a date) and store them with every customer's scores.
+    Fit(value_cmd::FitArgs),
+    /// Score customers (fits first), or explain one customer's value from the stored scores.
+    Score(value_cmd::ScoreArgs),
     /// Print the report of the customer base in the database.
     Report(ReportArgs),
     /// Import the shipped CDNOW transaction log into a SQLite file and print the report.
@@ -53,7 +58,7 @@ enum Command {
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     #[default]
     Table,
     Json,
@@ -154,7 +159,7 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-fn open(db: &Option<PathBuf>) -> Result<Crm, crmkit::Error> {
+pub(crate) fn open(db: &Option<PathBuf>) -> Result<Crm, crmkit::Error> {
     Crm::open(db.clone().unwrap_or_else(|| PathBuf::from("crmkit.db")))
 }
 
@@ -214,5 +219,7 @@ fn run(cli: Cli) -> CliResult {
             report::print_base_report(&crm, args.top)
         }
         Command::Demo(args) => report::demo(cli.db, args),
+        Command::Fit(args) => value_cmd::fit(&cli.db, args),
+        Command::Score(args) => value_cmd::score(&cli.db, args),
     }
 }

@@ -81,7 +81,8 @@ pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
         }
     );
     out!();
-    print_base_report(&crm, args.top)
+    print_base_report(&crm, args.top)?;
+    print_value_report(&crm, "1997-09-30", "1998-06-30")
 }
 
 pub(crate) fn print_base_report(crm: &Crm, top: usize) -> CliResult {
@@ -121,6 +122,106 @@ pub(crate) fn print_base_report(crm: &Crm, top: usize) -> CliResult {
                 .join(" + ");
             out!("  {:>4}  {:<24}  {:>9}  {:>14}", rank + 1, key, thousands(t.purchases), revenue);
         }
+    }
+    Ok(())
+}
+
+/// The value part of the demo: models, RFM segments, valuable customers at risk, and the
+/// holdout forecast against what happened (CDNOW: 39 weeks of calibration, 39 of holdout).
+pub(crate) fn print_value_report(crm: &Crm, calibration_end: &str, end: &str) -> CliResult {
+    use crmkit::{PurchaseModelKind, ValueOptions};
+    let end = crmkit::time::parse_timestamp("end", end, None)? + chrono::Duration::seconds(86_399);
+    let cal_end = crmkit::time::parse_timestamp("calibration end", calibration_end, None)?
+        + chrono::Duration::seconds(86_399);
+    let started = Instant::now();
+    let report = crm.fit_value(&ValueOptions::new(end))?;
+    let fit_secs = started.elapsed().as_secs_f64();
+    out!();
+    out!(
+        "Customer value as of {} (fitted and scored in {:.0} ms, stored as model version {})",
+        end.format("%Y-%m-%d"),
+        fit_secs * 1000.0,
+        report.record.version
+    );
+    crate::value_cmd::print_fit(&report)?;
+
+    // RFM segments: size and share of revenue.
+    let mut segments: Vec<(String, usize, f64)> = Vec::new();
+    let total_revenue: f64 = report.revenue.iter().sum();
+    for (s, rev) in report.scores.iter().zip(&report.revenue) {
+        match segments.iter_mut().find(|(name, _, _)| *name == s.segment) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += rev;
+            }
+            None => segments.push((s.segment.clone(), 1, *rev)),
+        }
+    }
+    segments.sort_by(|a, b| b.2.total_cmp(&a.2));
+    out!();
+    out!("RFM segments (5x5 recency/frequency grid)");
+    out!("  {:<20} {:>9} {:>8} {:>14}", "segment", "customers", "share", "revenue share");
+    for (name, count, rev) in &segments {
+        out!(
+            "  {:<20} {:>9} {:>7.1}% {:>13.1}%",
+            name,
+            thousands(*count as u64),
+            100.0 * *count as f64 / report.scores.len().max(1) as f64,
+            100.0 * rev / total_revenue.max(f64::MIN_POSITIVE)
+        );
+    }
+
+    // Valuable customers at risk: the top decile by revenue whose P(alive) has fallen but who
+    // are not yet lost (0.1 ≤ P(alive) < 0.6), most valuable first: the ones worth a call.
+    let mut by_revenue: Vec<usize> = (0..report.scores.len()).collect();
+    by_revenue.sort_by(|&a, &b| report.revenue[b].total_cmp(&report.revenue[a]));
+    by_revenue.truncate((report.scores.len() / 10).max(1));
+    by_revenue.retain(|&i| (0.1..0.6).contains(&report.scores[i].p_alive));
+    let at_risk = by_revenue.len();
+    by_revenue.truncate(10);
+    out!();
+    out!(
+        "Valuable customers at risk: {} of the top 10% by revenue have 0.1 <= P(alive) < 0.6; the first {}",
+        thousands(at_risk as u64),
+        by_revenue.len()
+    );
+    crate::value_cmd::print_score_rows(crm, &report, &by_revenue)?;
+
+    // The holdout forecast.
+    let check = crm.holdout_check(cal_end, &ValueOptions::new(end).model(PurchaseModelKind::BgNbd))?;
+    let m = &check.metrics;
+    out!();
+    out!(
+        "Forecast check: BG/NBD fitted on purchases to {}, repeat purchases {} to {}",
+        cal_end.format("%Y-%m-%d"),
+        (cal_end + chrono::Duration::days(1)).format("%Y-%m-%d"),
+        end.format("%Y-%m-%d")
+    );
+    for (name, value) in check.model.parameters() {
+        write!(std::io::stdout(), "  {name} = {value:.3}")?;
+    }
+    out!("  (LL {:.1})", check.fit.log_likelihood);
+    out!(
+        "  {} customers: predicted {:.0}, actual {:.0} repeat purchases ({:+.1}%); MAE {:.3}, RMSE {:.3} per customer",
+        thousands(m.n as u64),
+        m.sum_predicted,
+        m.sum_actual,
+        100.0 * (m.sum_predicted - m.sum_actual) / m.sum_actual.max(1.0),
+        m.mae,
+        m.rmse
+    );
+    out!("  by repeat purchases in calibration:");
+    out!("    {:>5} {:>9} {:>10} {:>10}", "x", "customers", "predicted", "actual");
+    let b = &check.by_frequency;
+    for i in 0..b.frequency.len() {
+        let label = if i + 1 == b.frequency.len() { format!("{}+", b.frequency[i]) } else { b.frequency[i].to_string() };
+        out!("    {:>5} {:>9} {:>10.2} {:>10.2}", label, b.customers[i], b.mean_predicted[i], b.mean_actual[i]);
+    }
+    let t = &check.tracking;
+    out!("  cumulative repeat purchases, every 13th week (holdout starts at week {}):", check.holdout_starts_at_period + 1);
+    out!("    {:>5} {:>10} {:>10}", "week", "expected", "actual");
+    for i in (0..t.period.len()).filter(|i| (i + 1) % 13 == 0 || *i + 1 == t.period.len()) {
+        out!("    {:>5} {:>10.0} {:>10.0}", i + 1, t.expected[i], t.actual[i]);
     }
     Ok(())
 }

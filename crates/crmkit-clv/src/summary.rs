@@ -1,1 +1,835 @@
-//! (being written)
+//! RFM summaries from transaction columns, as lifetimes 0.11.3's
+//! `summary_data_from_transaction_data(..., freq='D')` and `calibration_and_holdout_data` compute
+//! them.
+//!
+//! # Input
+//!
+//! Three columns of equal length, one row per transaction, in any order:
+//!
+//! - `customer`: a dense customer index (`0..n_customers`; gaps are allowed, customers without
+//!   transactions simply do not appear in the output);
+//! - `timestamp_micros`: the instant of the transaction in microseconds since the Unix epoch, UTC;
+//! - `amount`: the transaction's value. Every amount must be finite (NaN or ±∞ is an error that
+//!   names the row), even on rows the observation window drops.
+//!
+//! # Semantics
+//!
+//! Time is counted in **UTC calendar days** (`day = timestamp.div_euclid(86 400 000 000)`, see
+//! [`day_of`]); a transaction happens "at" its day. For each customer:
+//!
+//! - transactions on days after the observation end day (`as_of`'s day) are ignored; a customer
+//!   whose first purchase is after it is not in the output;
+//! - transactions on the same day are one *purchase period*; their amounts are summed;
+//! - `frequency` = distinct purchase days − 1 (repeat purchase days; a count, whatever the unit);
+//! - `recency` = last purchase day − first purchase day, in the time unit;
+//! - `t` (the models' `T`) = observation end day − first purchase day, in the time unit;
+//! - `monetary` = mean of the repeat days' summed amounts (the first day excluded), 0 when
+//!   `frequency` is 0;
+//! - `first_day` = the first purchase day (days since 1970-01-01, UTC).
+//!
+//! Non-positive amounts (CDNOW has 80 rows with 0.00) follow a [`NonPositiveAmounts`] policy the
+//! caller chooses: [`Keep`](NonPositiveAmounts::Keep) them like lifetimes does,
+//! [`Exclude`](NonPositiveAmounts::Exclude) their rows from everything, or
+//! [`ExcludeFromMonetary`](NonPositiveAmounts::ExcludeFromMonetary): the row still makes its day a
+//! purchase day, but adds nothing to the spend.
+//!
+//! Results do not depend on the row order, to the last bit: each customer's rows are ordered by
+//! `(day, amount)` before anything is summed. Sums are compensated (Kahan) like pandas' grouped
+//! sums and means, in that order, which is the order lifetimes sorts the rows in: the summary's
+//! spends equal lifetimes' to the last bit.
+//!
+//! # Speed
+//!
+//! Rows are bucketed by customer index with a counting sort (two linear passes, no per-row heap
+//! allocation), then each customer's few rows are sorted by day in a reused buffer. When the rows
+//! already come grouped by customer (each customer's rows contiguous), the bucketing is skipped.
+//! Very sparse customer indices (the largest index far above the row count) fall back to a
+//! comparison sort of the rows.
+
+use crate::data::Cells;
+use crate::error::{ClvError, Result};
+
+/// Microseconds in a day.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(crmkit_clv::summary::MICROS_PER_DAY, 24 * 3600 * 1_000_000);
+/// ```
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The UTC calendar day of an instant given in microseconds since the Unix epoch: days since
+/// 1970-01-01 (negative before it).
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{day_of, MICROS_PER_DAY};
+/// assert_eq!(day_of(0), 0);
+/// assert_eq!(day_of(MICROS_PER_DAY - 1), 0);
+/// assert_eq!(day_of(-1), -1);
+/// ```
+pub fn day_of(timestamp_micros: i64) -> i64 {
+    timestamp_micros.div_euclid(MICROS_PER_DAY)
+}
+
+/// The unit `recency`, `t` and holdout durations are expressed in. Frequencies stay counts.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::TimeUnit;
+/// assert_eq!(TimeUnit::Week.days(), 7.0);
+/// assert_eq!(TimeUnit::Year.days(), 365.25);
+/// assert_eq!(TimeUnit::Days(14.0).days(), 14.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum TimeUnit {
+    /// One day (lifetimes' `freq='D'` without rescaling).
+    #[default]
+    Day,
+    /// 7 days.
+    Week,
+    /// 365.25 / 12 days.
+    Month,
+    /// 365.25 days.
+    Year,
+    /// A custom number of days (finite, > 0).
+    Days(f64),
+}
+
+impl TimeUnit {
+    /// The length of the unit in days.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(crmkit_clv::summary::TimeUnit::Month.days(), 365.25 / 12.0);
+    /// ```
+    pub fn days(self) -> f64 {
+        match self {
+            TimeUnit::Day => 1.0,
+            TimeUnit::Week => 7.0,
+            TimeUnit::Month => 365.25 / 12.0,
+            TimeUnit::Year => 365.25,
+            TimeUnit::Days(d) => d,
+        }
+    }
+
+    /// The length in days, checked to be finite and positive.
+    pub(crate) fn checked_days(self) -> Result<f64> {
+        let d = self.days();
+        if d.is_finite() && d > 0.0 {
+            Ok(d)
+        } else {
+            Err(ClvError::InvalidParameter {
+                name: "time_unit".into(),
+                message: format!("{d} days is not a finite positive length"),
+            })
+        }
+    }
+}
+
+/// What to do with transactions whose amount is ≤ 0 (free items, corrections, returns).
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::NonPositiveAmounts;
+/// assert_eq!(NonPositiveAmounts::default(), NonPositiveAmounts::Keep);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonPositiveAmounts {
+    /// Keep them like any other row, as lifetimes does: they make purchase days and their
+    /// amounts are summed into the day's spend (a negative amount lowers it).
+    #[default]
+    Keep,
+    /// Drop their rows before anything else: they make no purchase day and no spend. A customer
+    /// with only such rows is not in the output.
+    Exclude,
+    /// Count the purchase but not the spend: the row makes its day a purchase day (frequency,
+    /// recency, T), but its amount is not summed. A repeat day with only such rows has no spend
+    /// and is left out of the monetary mean (which is 0 if no repeat day has spend).
+    ExcludeFromMonetary,
+}
+
+impl NonPositiveAmounts {
+    /// Whether a row with this amount is dropped entirely.
+    fn drops_row(self, amount: f64) -> bool {
+        self == NonPositiveAmounts::Exclude && amount <= 0.0
+    }
+
+    /// Whether a kept row's amount counts as spend.
+    fn is_spend(self, amount: f64) -> bool {
+        self != NonPositiveAmounts::ExcludeFromMonetary || amount > 0.0
+    }
+}
+
+/// Options of [`summary`].
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{NonPositiveAmounts, SummaryOptions, TimeUnit};
+/// let o = SummaryOptions::new(0).time_unit(TimeUnit::Week).non_positive(NonPositiveAmounts::Exclude);
+/// assert_eq!((o.as_of_micros, o.time_unit), (0, TimeUnit::Week));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryOptions {
+    /// The observation end, an instant (µs since the epoch, UTC). Its UTC day is the last day
+    /// observed: transactions on later days are ignored, those on that day count.
+    pub as_of_micros: i64,
+    /// The unit of `recency` and `t`.
+    pub time_unit: TimeUnit,
+    /// The non-positive amount policy.
+    pub non_positive: NonPositiveAmounts,
+}
+
+impl SummaryOptions {
+    /// Options observing up to `as_of_micros`, in days, keeping non-positive amounts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::{NonPositiveAmounts, SummaryOptions, TimeUnit};
+    /// let o = SummaryOptions::new(1_000);
+    /// assert_eq!((o.time_unit, o.non_positive), (TimeUnit::Day, NonPositiveAmounts::Keep));
+    /// ```
+    pub fn new(as_of_micros: i64) -> SummaryOptions {
+        SummaryOptions {
+            as_of_micros,
+            time_unit: TimeUnit::Day,
+            non_positive: NonPositiveAmounts::Keep,
+        }
+    }
+
+    /// Sets the time unit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::{SummaryOptions, TimeUnit};
+    /// assert_eq!(SummaryOptions::new(0).time_unit(TimeUnit::Year).time_unit, TimeUnit::Year);
+    /// ```
+    pub fn time_unit(mut self, time_unit: TimeUnit) -> SummaryOptions {
+        self.time_unit = time_unit;
+        self
+    }
+
+    /// Sets the non-positive amount policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::{NonPositiveAmounts, SummaryOptions};
+    /// let o = SummaryOptions::new(0).non_positive(NonPositiveAmounts::ExcludeFromMonetary);
+    /// assert_eq!(o.non_positive, NonPositiveAmounts::ExcludeFromMonetary);
+    /// ```
+    pub fn non_positive(mut self, policy: NonPositiveAmounts) -> SummaryOptions {
+        self.non_positive = policy;
+        self
+    }
+}
+
+/// Per-customer RFM summary columns, sorted by customer index. See the [module docs](self) for
+/// the definitions.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{summary, SummaryOptions, MICROS_PER_DAY};
+/// let d = MICROS_PER_DAY;
+/// let s = summary(&[0, 0, 0], &[0, 3 * d, 3 * d + 5], &[10.0, 4.0, 6.0], &SummaryOptions::new(9 * d))?;
+/// assert_eq!((s.frequency[0], s.recency[0], s.t[0], s.monetary[0]), (1.0, 3.0, 9.0, 10.0));
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Customer index, ascending.
+    pub customer: Vec<u32>,
+    /// Repeat purchase days (a whole number, stored as `f64` to feed the models directly).
+    pub frequency: Vec<f64>,
+    /// Last purchase day − first purchase day, in the time unit.
+    pub recency: Vec<f64>,
+    /// Observation end day − first purchase day, in the time unit (the models' `T`).
+    pub t: Vec<f64>,
+    /// Mean summed spend of the repeat purchase days; 0 when there is none.
+    pub monetary: Vec<f64>,
+    /// First purchase day (days since 1970-01-01, UTC).
+    pub first_day: Vec<i64>,
+    /// The unit of `recency` and `t`.
+    pub time_unit: TimeUnit,
+    /// The observation end day (days since 1970-01-01, UTC).
+    pub as_of_day: i64,
+}
+
+impl Summary {
+    /// Number of customers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(crmkit_clv::summary::Summary::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.customer.len()
+    }
+
+    /// Whether there are no customers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(crmkit_clv::summary::Summary::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_empty()
+    }
+
+    /// The `(frequency, recency, T)` cells the models fit on. Fails (naming the row) if a
+    /// customer has `T = 0`, i.e. made the first purchase on the observation end day: drop such
+    /// customers or observe longer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::{summary, SummaryOptions, MICROS_PER_DAY};
+    /// let d = MICROS_PER_DAY;
+    /// let s = summary(&[0, 1], &[0, 0], &[1.0, 1.0], &SummaryOptions::new(7 * d))?;
+    /// assert_eq!(s.to_cells()?.total_weight(), 2.0);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn to_cells(&self) -> Result<Cells> {
+        Cells::from_columns(&self.frequency, &self.recency, &self.t)
+    }
+}
+
+/// The RFM summary of transaction columns observed up to `options.as_of_micros`.
+///
+/// Errors: columns of different lengths ([`ClvError::LengthMismatch`]), a non-finite amount
+/// ([`ClvError::InvalidInput`] naming the row), a time unit that is not a positive length.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{summary, NonPositiveAmounts, SummaryOptions, TimeUnit, MICROS_PER_DAY};
+/// let d = MICROS_PER_DAY;
+/// // Customer 1 buys on days 0, 7 (twice) and 14; customer 0 on day 3 only; a day-30 row is
+/// // after the observation end (day 20).
+/// let customer = [1, 1, 0, 1, 1, 1];
+/// let ts = [0, 7 * d, 3 * d, 7 * d + 1, 14 * d, 30 * d];
+/// let amount = [5.0, 2.0, 8.0, 3.0, 0.0, 9.0];
+/// let options = SummaryOptions::new(20 * d).time_unit(TimeUnit::Week);
+/// let s = summary(&customer, &ts, &amount, &options)?;
+/// assert_eq!(s.customer, vec![0, 1]);
+/// assert_eq!(s.frequency, vec![0.0, 2.0]);
+/// assert_eq!(s.recency, vec![0.0, 2.0]);
+/// assert_eq!(s.t, vec![17.0 / 7.0, 20.0 / 7.0]);
+/// assert_eq!(s.monetary, vec![0.0, 2.5]); // (2 + 3 + 0) / 2
+/// let s = summary(&customer, &ts, &amount, &options.non_positive(NonPositiveAmounts::Exclude))?;
+/// assert_eq!((s.frequency[1], s.monetary[1]), (1.0, 5.0));
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+pub fn summary(
+    customer: &[u32],
+    timestamp_micros: &[i64],
+    amount: &[f64],
+    options: &SummaryOptions,
+) -> Result<Summary> {
+    let unit = options.time_unit.checked_days()?;
+    let end = day_of(options.as_of_micros);
+    let mut acc = Accumulator::new(end, unit, options.non_positive, false);
+    let policy = options.non_positive;
+    for_each_customer(
+        customer,
+        timestamp_micros,
+        Some(amount),
+        end,
+        |a| policy.drops_row(a),
+        |c, rows| acc.push(c, rows),
+    )?;
+    Ok(acc.finish(options.time_unit).0)
+}
+
+/// A calibration summary with per-customer holdout columns, as lifetimes'
+/// `calibration_and_holdout_data`.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{calibration_and_holdout, NonPositiveAmounts, TimeUnit, MICROS_PER_DAY};
+/// let d = MICROS_PER_DAY;
+/// let ch = calibration_and_holdout(&[0, 0], &[0, 12 * d], &[1.0, 2.0], 9 * d, 19 * d,
+///     TimeUnit::Day, NonPositiveAmounts::Keep)?;
+/// assert_eq!((ch.frequency_holdout[0], ch.duration_holdout[0]), (1.0, 10.0));
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CalibrationHoldout {
+    /// The summary of the calibration period (its `as_of_day` is the calibration end day).
+    pub calibration: Summary,
+    /// Distinct purchase days in the holdout window, per calibration customer.
+    pub frequency_holdout: Vec<f64>,
+    /// Mean summed spend per holdout purchase day (same-day transactions summed first, like the
+    /// calibration `monetary`); 0 without holdout spend.
+    pub monetary_holdout: Vec<f64>,
+    /// Mean spend per holdout **transaction row**, not summed per day first: what lifetimes
+    /// 0.11.3 returns as `monetary_value_holdout`; 0 without holdout spend.
+    pub monetary_holdout_per_row: Vec<f64>,
+    /// Observation end day − calibration end day, in the time unit (the same for every customer).
+    pub duration_holdout: Vec<f64>,
+}
+
+/// Splits transactions at `calibration_end_micros`: the calibration [`Summary`] of the days up
+/// to the calibration end day, plus what each of its customers did on the holdout days (after
+/// the calibration end day, up to the observation end day). Customers whose first purchase is
+/// after the calibration end are excluded, as in lifetimes.
+///
+/// Both ends are instants whose UTC days are used, like [`SummaryOptions::as_of_micros`]
+/// (lifetimes compares the raw timestamps for the split, which is the same for date-only data).
+/// Unlike lifetimes, an empty holdout window is not an error.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{calibration_and_holdout, NonPositiveAmounts, TimeUnit, MICROS_PER_DAY};
+/// let d = MICROS_PER_DAY;
+/// // Customer 0: days 0 and 2 (calibration), 8 twice and 9 (holdout). Customer 1 starts in the holdout.
+/// let customer = [0, 0, 0, 0, 0, 1];
+/// let ts = [0, 2 * d, 8 * d, 8 * d, 9 * d, 8 * d];
+/// let amount = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let ch = calibration_and_holdout(&customer, &ts, &amount, 5 * d, 12 * d, TimeUnit::Day,
+///     NonPositiveAmounts::Keep)?;
+/// assert_eq!(ch.calibration.customer, vec![0]);
+/// assert_eq!(ch.calibration.frequency, vec![1.0]);
+/// assert_eq!(ch.frequency_holdout, vec![2.0]);
+/// assert_eq!(ch.monetary_holdout, vec![6.0]); // (3 + 4 + 5) / 2 days
+/// assert_eq!(ch.monetary_holdout_per_row, vec![4.0]); // (3 + 4 + 5) / 3 rows
+/// assert_eq!(ch.duration_holdout, vec![7.0]);
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+pub fn calibration_and_holdout(
+    customer: &[u32],
+    timestamp_micros: &[i64],
+    amount: &[f64],
+    calibration_end_micros: i64,
+    observation_end_micros: i64,
+    time_unit: TimeUnit,
+    policy: NonPositiveAmounts,
+) -> Result<CalibrationHoldout> {
+    let unit = time_unit.checked_days()?;
+    let cal = day_of(calibration_end_micros);
+    let end = day_of(observation_end_micros);
+    if end < cal {
+        return Err(ClvError::InvalidParameter {
+            name: "observation_end".into(),
+            message: format!("day {end} is before the calibration end day {cal}"),
+        });
+    }
+    let mut acc = Accumulator::new(cal, unit, policy, true);
+    for_each_customer(
+        customer,
+        timestamp_micros,
+        Some(amount),
+        end,
+        |a| policy.drops_row(a),
+        |c, rows| acc.push(c, rows),
+    )?;
+    let (calibration, holdout) = acc.finish(time_unit);
+    let duration = (end - cal) as f64 / unit;
+    Ok(CalibrationHoldout {
+        duration_holdout: vec![duration; calibration.len()],
+        calibration,
+        frequency_holdout: holdout.frequency,
+        monetary_holdout: holdout.monetary,
+        monetary_holdout_per_row: holdout.monetary_per_row,
+    })
+}
+
+/// Holdout columns under construction.
+#[derive(Default)]
+struct Holdout {
+    frequency: Vec<f64>,
+    monetary: Vec<f64>,
+    monetary_per_row: Vec<f64>,
+}
+
+/// Turns each customer's sorted rows into summary (and holdout) values.
+struct Accumulator {
+    cal_day: i64,
+    unit: f64,
+    policy: NonPositiveAmounts,
+    holdout: Option<Holdout>,
+    out: Summary,
+}
+
+impl Accumulator {
+    fn new(cal_day: i64, unit: f64, policy: NonPositiveAmounts, holdout: bool) -> Accumulator {
+        Accumulator {
+            cal_day,
+            unit,
+            policy,
+            holdout: holdout.then(Holdout::default),
+            out: Summary::default(),
+        }
+    }
+
+    /// One customer's kept rows (days ≤ end day), sorted by `(day, amount)`, non-empty.
+    #[inline]
+    fn push(&mut self, customer: u32, rows: &[(i32, f64)]) {
+        let Some(&(first, _)) = rows.first() else {
+            return;
+        };
+        let first = i64::from(first);
+        if first > self.cal_day {
+            return;
+        }
+        let policy = self.policy;
+        let (mut cal_days, mut last) = (0u32, first);
+        let (mut repeat, mut repeat_days) = (Kahan::default(), 0u32);
+        let (mut hold_days, mut hold_spend_days, mut hold_rows) = (0u32, 0u32, 0u32);
+        let (mut hold_by_day, mut hold_by_row) = (Kahan::default(), Kahan::default());
+        let mut i = 0;
+        while i < rows.len() {
+            let (day, a) = rows[i];
+            let in_holdout = i64::from(day) > self.cal_day;
+            i += 1;
+            // The day's spend: the common single-row day directly (a compensated sum of one term
+            // is the term itself), several rows by compensated summation.
+            let (sum, spend_rows) = if i == rows.len() || rows[i].0 != day {
+                if policy.is_spend(a) {
+                    if in_holdout {
+                        hold_by_row.add(a);
+                    }
+                    (a, 1u32)
+                } else {
+                    (0.0, 0)
+                }
+            } else {
+                let (mut sum, mut spend_rows) = (Kahan::default(), 0u32);
+                let mut j = i - 1;
+                while j < rows.len() && rows[j].0 == day {
+                    let a = rows[j].1;
+                    if policy.is_spend(a) {
+                        sum.add(a);
+                        spend_rows += 1;
+                        if in_holdout {
+                            hold_by_row.add(a);
+                        }
+                    }
+                    j += 1;
+                }
+                i = j;
+                (sum.sum, spend_rows)
+            };
+            let day = i64::from(day);
+            if !in_holdout {
+                cal_days += 1;
+                last = day;
+                if day != first && spend_rows > 0 {
+                    repeat.add(sum);
+                    repeat_days += 1;
+                }
+            } else {
+                hold_days += 1;
+                if spend_rows > 0 {
+                    hold_by_day.add(sum);
+                    hold_spend_days += 1;
+                    hold_rows += spend_rows;
+                }
+            }
+        }
+        let o = &mut self.out;
+        o.customer.push(customer);
+        o.frequency.push(f64::from(cal_days - 1));
+        o.recency.push((last - first) as f64 / self.unit);
+        o.t.push((self.cal_day - first) as f64 / self.unit);
+        o.monetary.push(mean(repeat.sum, repeat_days));
+        o.first_day.push(first);
+        if let Some(h) = &mut self.holdout {
+            h.frequency.push(f64::from(hold_days));
+            h.monetary.push(mean(hold_by_day.sum, hold_spend_days));
+            h.monetary_per_row.push(mean(hold_by_row.sum, hold_rows));
+        }
+    }
+
+    fn finish(mut self, time_unit: TimeUnit) -> (Summary, Holdout) {
+        self.out.time_unit = time_unit;
+        self.out.as_of_day = self.cal_day;
+        (self.out, self.holdout.unwrap_or_default())
+    }
+}
+
+/// Compensated (Kahan) summation, term for term as pandas' grouped `sum` and `mean`, so that the
+/// spends match lifetimes to the last bit when the rows are added in the same order.
+#[derive(Debug, Clone, Copy, Default)]
+struct Kahan {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Kahan {
+    fn add(&mut self, v: f64) {
+        let y = v - self.compensation;
+        let t = self.sum + y;
+        self.compensation = t - self.sum - y;
+        self.sum = t;
+    }
+}
+
+fn mean(sum: f64, count: u32) -> f64 {
+    if count == 0 { 0.0 } else { sum / f64::from(count) }
+}
+
+/// Customers per first-level bucket of the two-level counting sort: a bucket's rows are then
+/// bucketed by customer in cache.
+const LOW_BITS: u32 = 10;
+const LOW_MASK: usize = (1 << LOW_BITS) - 1;
+
+/// Sorts one customer's rows by `(day, amount)`: insertion sort for the usual handful of rows.
+fn sort_rows(rows: &mut [(i32, f64)]) {
+    let less =
+        |a: &(i32, f64), b: &(i32, f64)| a.0 < b.0 || (a.0 == b.0 && a.1.total_cmp(&b.1).is_lt());
+    if rows.len() > 32 {
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        return;
+    }
+    for i in 1..rows.len() {
+        let v = rows[i];
+        let mut j = i;
+        while j > 0 && less(&v, &rows[j - 1]) {
+            rows[j] = rows[j - 1];
+            j -= 1;
+        }
+        rows[j] = v;
+    }
+}
+
+/// Groups rows by customer and calls `f(customer, rows)` once per customer with at least one kept
+/// row, in ascending customer order. A row is kept when its day is ≤ `end_day` and `skip(amount)`
+/// is false. `rows` holds `(day, amount)` sorted by day, then amount (`total_cmp`), so anything
+/// computed from it is independent of the input order. Without `amount`, amounts are 0.
+///
+/// Validates the lengths and that every amount is finite.
+///
+/// Rows grouped by customer are read in place. Otherwise a two-level counting sort: rows are
+/// scattered into buckets of 1024 consecutive customer indices (few enough write streams to stay
+/// cache friendly), then each bucket, small enough for the cache, is counting-sorted by day and
+/// by customer. Customer indices far above the row count fall back to a comparison sort.
+pub(crate) fn for_each_customer(
+    customer: &[u32],
+    timestamp_micros: &[i64],
+    amount: Option<&[f64]>,
+    end_day: i64,
+    skip: impl Fn(f64) -> bool,
+    mut f: impl FnMut(u32, &[(i32, f64)]),
+) -> Result<()> {
+    let cpu = || -> u64 { std::fs::read_to_string("/proc/thread-self/schedstat").ok().and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok())).unwrap_or(0) };
+    let c0 = cpu();
+    let tm = |what: &str| if std::env::var_os("CLV_TIMING").is_some() { eprintln!("  {what}: {:.1} ms", (cpu() - c0) as f64 / 1e6); };
+    let n = customer.len();
+    let amount_len = amount.map_or(n, <[f64]>::len);
+    if timestamp_micros.len() != n || amount_len != n {
+        return Err(ClvError::LengthMismatch {
+            message: match amount {
+                Some(a) => format!(
+                    "customer {n}, timestamp {}, amount {}",
+                    timestamp_micros.len(),
+                    a.len()
+                ),
+                None => format!("customer {n}, timestamp {}", timestamp_micros.len()),
+            },
+        });
+    }
+    if let Some(a) = amount
+        && let Some(i) = a.iter().position(|v| !v.is_finite())
+    {
+        return Err(ClvError::InvalidInput {
+            column: "amount".into(),
+            index: i,
+            message: format!("{} is not a finite amount", a[i]),
+        });
+    }
+    tm("validated");
+    let amount_at = |i: usize| amount.map_or(0.0, |a| a[i]);
+    // Every kept day fits an i32: |day_of(i64)| ≤ 106 751 992.
+    let kept = |i: usize| -> Option<(i32, f64)> {
+        let day = day_of(timestamp_micros[i]);
+        let a = amount_at(i);
+        (day <= end_day && !skip(a)).then_some((day as i32, a))
+    };
+
+    // Pass 1: are the rows grouped by customer (each customer's rows contiguous)? Stops at the
+    // first customer met twice, which is at once for shuffled rows.
+    let dense_limit = n.saturating_mul(4).max(1 << 20);
+    let mut seen: Vec<u64> = Vec::new();
+    let mut runs: Vec<(u32, usize, usize)> = Vec::new();
+    let mut grouped = true;
+    for (i, &c) in customer.iter().enumerate() {
+        if runs.last().is_some_and(|r| r.0 == c) {
+            continue;
+        }
+        let ci = c as usize;
+        if ci >= dense_limit {
+            grouped = false;
+            break;
+        }
+        let (w, b) = (ci / 64, 1u64 << (ci % 64));
+        if w >= seen.len() {
+            seen.resize((w + 1).max(seen.len() * 2), 0);
+        }
+        if seen[w] & b != 0 {
+            grouped = false;
+            break;
+        }
+        seen[w] |= b;
+        if let Some(r) = runs.last_mut() {
+            r.2 = i;
+        }
+        runs.push((c, i, n));
+    }
+    drop(seen);
+    tm("grouping check");
+    let mut scratch: Vec<(i32, f64)> = Vec::new();
+
+    if grouped {
+        if !runs.is_sorted_by_key(|r| r.0) {
+            runs.sort_unstable_by_key(|r| r.0);
+        }
+        for &(c, start, end) in &runs {
+            scratch.clear();
+            scratch.extend((start..end).filter_map(kept));
+            if !scratch.is_empty() {
+                sort_rows(&mut scratch);
+                f(c, &scratch);
+            }
+        }
+        tm("grouped");
+        return Ok(());
+    }
+    drop(runs);
+
+    let max_customer = customer.iter().copied().max().map_or(0, |c| c as usize);
+    if max_customer >= dense_limit {
+        // Sparse indices: a comparison sort of the kept rows.
+        let mut rows: Vec<(u32, i32, f64)> =
+            (0..n).filter_map(|i| kept(i).map(|(d, a)| (customer[i], d, a))).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let mut i = 0;
+        while i < rows.len() {
+            let c = rows[i].0;
+            scratch.clear();
+            while i < rows.len() && rows[i].0 == c {
+                scratch.push((rows[i].1, rows[i].2));
+                i += 1;
+            }
+            sort_rows(&mut scratch);
+            f(c, &scratch);
+        }
+        return Ok(());
+    }
+
+    // Pass 2: the kept rows into buckets of 1024 consecutive customers (sized by a count of all
+    // rows, so no bucket ever grows).
+    let mut sizes = vec![0usize; (max_customer >> LOW_BITS) + 1];
+    for &c in customer {
+        sizes[c as usize >> LOW_BITS] += 1;
+    }
+    let mut buckets: Vec<Vec<(u32, i32, f64)>> =
+        sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
+    drop(sizes);
+    tm("sizes");
+    for (i, &c) in customer.iter().enumerate() {
+        if let Some((d, a)) = kept(i) {
+            buckets[c as usize >> LOW_BITS].push((c, d, a));
+        }
+    }
+
+    tm("pass 2");
+    let mut t_sort = 0u64; let mut t_f = 0u64;
+    // Pass 3, per bucket (in cache): a stable counting sort by day (when the bucket's days span
+    // a modest range), then a stable counting sort by customer, so each customer's rows come out
+    // sorted by day; same-day rows are then put in amount order.
+    let mut by_day: Vec<(u32, i32, f64)> = Vec::new();
+    let mut day_slots: Vec<usize> = Vec::new();
+    let mut low = vec![0usize; LOW_MASK + 2];
+    let mut cursor = vec![0usize; LOW_MASK + 2];
+    for (h, bucket) in buckets.iter_mut().enumerate() {
+        let bucket = std::mem::take(bucket);
+        if bucket.is_empty() {
+            continue;
+        }
+        let (mut first, mut last) = (i32::MAX, i32::MIN);
+        low.fill(0);
+        for r in &bucket {
+            first = first.min(r.1);
+            last = last.max(r.1);
+            low[(r.0 as usize & LOW_MASK) + 1] += 1;
+        }
+        for k in 1..low.len() {
+            low[k] += low[k - 1];
+        }
+        let span = (i64::from(last) - i64::from(first)) as usize + 1;
+        let day_sorted = span <= 4 * bucket.len() + 4096;
+        let source = if day_sorted {
+            day_slots.clear();
+            day_slots.resize(span + 1, 0);
+            for r in &bucket {
+                day_slots[(r.1 - first) as usize + 1] += 1;
+            }
+            for k in 1..day_slots.len() {
+                day_slots[k] += day_slots[k - 1];
+            }
+            by_day.clear();
+            by_day.resize(bucket.len(), (0, 0, 0.0));
+            for r in &bucket {
+                let slot = &mut day_slots[(r.1 - first) as usize];
+                by_day[*slot] = *r;
+                *slot += 1;
+            }
+            &by_day
+        } else {
+            &bucket
+        };
+        scratch.clear();
+        scratch.resize(bucket.len(), (0, 0.0));
+        cursor.copy_from_slice(&low);
+        for r in source {
+            let slot = &mut cursor[r.0 as usize & LOW_MASK];
+            scratch[*slot] = (r.1, r.2);
+            *slot += 1;
+        }
+        for k in 0..=LOW_MASK {
+            let rows = &mut scratch[low[k]..low[k + 1]];
+            if rows.is_empty() {
+                continue;
+            }
+            if day_sorted {
+                sort_same_day(rows);
+            } else {
+                sort_rows(rows);
+            }
+            f(((h << LOW_BITS) | k) as u32, rows);
+        }
+    }
+    let _ = (&mut t_sort, &mut t_f);
+    tm("pass 3");
+    Ok(())
+}
+
+/// Puts the rows of each day in amount order, given rows sorted by day.
+fn sort_same_day(rows: &mut [(i32, f64)]) {
+    let mut i = 0;
+    while i + 1 < rows.len() {
+        if rows[i + 1].0 != rows[i].0 {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < rows.len() && rows[j].0 == rows[i].0 {
+            j += 1;
+        }
+        sort_rows(&mut rows[i..j]);
+        i = j;
+    }
+}

@@ -129,6 +129,20 @@ pub enum Error {
     },
 }
 
+impl From<crmkit_clv::ClvError> for Error {
+    fn from(e: crmkit_clv::ClvError) -> Error {
+        use crmkit_clv::ClvError as C;
+        match e {
+            C::InvalidInput { column, index, message } => {
+                Error::validation(column, format!("row {index}: {message}"))
+            }
+            C::InvalidParameter { name, message } => Error::validation(name, message),
+            C::NoData(message) => Error::validation("data", message),
+            other => Error::validation("model", other.to_string()),
+        }
+    }
+}
+
 /// Where in an input a problem was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

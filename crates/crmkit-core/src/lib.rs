@@ -29,6 +29,7 @@ pub mod interaction;
 pub mod money;
 pub mod store;
 pub mod time;
+pub mod valuation;
 
 pub use crm::{BaseSummary, Crm, CustomerRevenue, CustomerUpdate, NewCustomer};
 pub use customer::{
@@ -51,3 +52,8 @@ pub use store::{
     Page, PurchaseColumns, Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
 pub use time::{Clock, FixedClock, SystemClock};
+pub use valuation::{
+    FittedPurchaseModel, PurchaseModelKind, ValueExplanation, ValueModels, ValueOptions, ValueReport,
+};
+/// The statistics crate, re-exported: models, RFM, summaries on plain columns.
+pub use crmkit_clv as clv;
