@@ -65,7 +65,9 @@ fn main() {
         .and_utc()
         .timestamp_micros();
     let (c, t, a) = cdnow_master();
-    let options = SummaryOptions::new(end_1998).time_unit(TimeUnit::Week).non_positive(NonPositiveAmounts::Keep);
+    let options = SummaryOptions::new(end_1998)
+        .time_unit(TimeUnit::Week)
+        .non_positive(NonPositiveAmounts::Keep);
     let (summary_cdnow, s) = best(5, || summary(&c, &t, &a, &options).expect("summary"));
     let cells = s.to_cells().expect("cells");
     let (bgnbd_fit, (bg, _)) = best(5, || BgNbd::fit(&cells).expect("bgnbd"));
@@ -74,14 +76,17 @@ fn main() {
     let (c10, t10, a10) = synthetic(10_000_000, 1_000_000);
     let end_synth = 1_672_531_200_i64 * 1_000_000 + 540 * 86_400_000_000;
     let synth_options = SummaryOptions::new(end_synth).time_unit(TimeUnit::Week);
-    let (summary_10m, s10) = best(3, || summary(&c10, &t10, &a10, &synth_options).expect("summary 10M"));
+    let (summary_10m, s10) =
+        best(3, || summary(&c10, &t10, &a10, &synth_options).expect("summary 10M"));
 
     // 12-month CLV of 1M customers (the synthetic base), BG/NBD + Gamma-Gamma as fitted on CDNOW.
     let gg = GammaGamma::new(6.25, 3.74, 15.44).expect("gg");
     let spend = gg.conditional_expected_spend(&s10.frequency, &s10.monetary).expect("spend");
-    let discounting = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: 4.345 };
+    let discounting =
+        Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: 4.345 };
     let (clv_1m, _) = best(3, || {
-        customer_lifetime_value(&bg, &spend, &s10.frequency, &s10.recency, &s10.t, &discounting).expect("clv")
+        customer_lifetime_value(&bg, &spend, &s10.frequency, &s10.recency, &s10.t, &discounting)
+            .expect("clv")
     });
 
     // BG/NBD on 1M customers who never drop out: every customer bought in each of the last weeks.

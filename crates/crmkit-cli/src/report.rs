@@ -188,7 +188,8 @@ pub(crate) fn print_value_report(crm: &Crm, calibration_end: &str, end: &str) ->
     crate::value_cmd::print_score_rows(crm, &report, &by_revenue)?;
 
     // The holdout forecast.
-    let check = crm.holdout_check(cal_end, &ValueOptions::new(end).model(PurchaseModelKind::BgNbd))?;
+    let check =
+        crm.holdout_check(cal_end, &ValueOptions::new(end).model(PurchaseModelKind::BgNbd))?;
     let m = &check.metrics;
     out!();
     out!(
@@ -214,11 +215,24 @@ pub(crate) fn print_value_report(crm: &Crm, calibration_end: &str, end: &str) ->
     out!("    {:>5} {:>9} {:>10} {:>10}", "x", "customers", "predicted", "actual");
     let b = &check.by_frequency;
     for i in 0..b.frequency.len() {
-        let label = if i + 1 == b.frequency.len() { format!("{}+", b.frequency[i]) } else { b.frequency[i].to_string() };
-        out!("    {:>5} {:>9} {:>10.2} {:>10.2}", label, b.customers[i], b.mean_predicted[i], b.mean_actual[i]);
+        let label = if i + 1 == b.frequency.len() {
+            format!("{}+", b.frequency[i])
+        } else {
+            b.frequency[i].to_string()
+        };
+        out!(
+            "    {:>5} {:>9} {:>10.2} {:>10.2}",
+            label,
+            b.customers[i],
+            b.mean_predicted[i],
+            b.mean_actual[i]
+        );
     }
     let t = &check.tracking;
-    out!("  cumulative repeat purchases, every 13th week (holdout starts at week {}):", check.holdout_starts_at_period + 1);
+    out!(
+        "  cumulative repeat purchases, every 13th week (holdout starts at week {}):",
+        check.holdout_starts_at_period + 1
+    );
     out!("    {:>5} {:>10} {:>10}", "week", "expected", "actual");
     for i in (0..t.period.len()).filter(|i| (i + 1) % 13 == 0 || *i + 1 == t.period.len()) {
         out!("    {:>5} {:>10.0} {:>10.0}", i + 1, t.expected[i], t.actual[i]);

@@ -63,7 +63,10 @@ pub(crate) struct ScoreArgs {
     top: usize,
 }
 
-pub(crate) fn options(crm: &Crm, args: &ValueArgs) -> Result<ValueOptions, Box<dyn std::error::Error>> {
+pub(crate) fn options(
+    crm: &Crm,
+    args: &ValueArgs,
+) -> Result<ValueOptions, Box<dyn std::error::Error>> {
     let as_of = match &args.as_of {
         Some(text) => end_of_day_if_date(text)?,
         None => {
@@ -108,7 +111,8 @@ pub(crate) fn fit(db: &Option<PathBuf>, args: FitArgs) -> CliResult {
                 mapping = mapping.column(InteractionField::Amount, "amount");
             }
             let input = crate::import_cmd::open_input(path)?;
-            let opts = ImportOptions::new(path.display().to_string()).create_missing_customers(true);
+            let opts =
+                ImportOptions::new(path.display().to_string()).create_missing_customers(true);
             crm.import_interactions(input, &mapping, opts)?;
             crm
         }
@@ -128,7 +132,10 @@ pub(crate) fn fit_json(r: &ValueReport) -> serde_json::Value {
     let params = |values: &[(&str, f64)], se: &[Option<f64>]| {
         let mut map = serde_json::Map::new();
         for (i, (name, value)) in values.iter().enumerate() {
-            map.insert((*name).to_owned(), json!({ "value": value, "standard_error": se.get(i).copied().flatten() }));
+            map.insert(
+                (*name).to_owned(),
+                json!({ "value": value, "standard_error": se.get(i).copied().flatten() }),
+            );
         }
         serde_json::Value::Object(map)
     };
@@ -176,10 +183,19 @@ pub(crate) fn print_fit(r: &ValueReport) -> CliResult {
         r.record.as_of.format("%Y-%m-%d"),
         r.record.time_unit
     );
-    out!("  {} ({} cells, {} iterations{})", m.purchase.kind(), m.purchase_fit.cells, m.purchase_fit.iterations, if m.purchase_fit.converged { "" } else { ", NOT converged" });
+    out!(
+        "  {} ({} cells, {} iterations{})",
+        m.purchase.kind(),
+        m.purchase_fit.cells,
+        m.purchase_fit.iterations,
+        if m.purchase_fit.converged { "" } else { ", NOT converged" }
+    );
     for (i, (name, value)) in m.purchase.parameters().iter().enumerate() {
         let se = m.purchase_fit.standard_errors.get(i).copied().flatten();
-        out!("    {name:<6} {value:>10.4}  {}", se.map_or("(se n/a)".to_owned(), |s| format!("± {s:.4}")));
+        out!(
+            "    {name:<6} {value:>10.4}  {}",
+            se.map_or("(se n/a)".to_owned(), |s| format!("± {s:.4}"))
+        );
     }
     out!("    log-likelihood {:.2}", m.purchase_fit.log_likelihood);
     for b in &m.purchase_fit.boundary {
@@ -189,7 +205,10 @@ pub(crate) fn print_fit(r: &ValueReport) -> CliResult {
         out!("  gamma-gamma spend model ({} repeat customers)", fit.customers);
         for (i, (name, value)) in [("p", gg.p), ("q", gg.q), ("v", gg.v)].iter().enumerate() {
             let se = fit.standard_errors.get(i).copied().flatten();
-            out!("    {name:<6} {value:>10.4}  {}", se.map_or("(se n/a)".to_owned(), |s| format!("± {s:.4}")));
+            out!(
+                "    {name:<6} {value:>10.4}  {}",
+                se.map_or("(se n/a)".to_owned(), |s| format!("± {s:.4}"))
+            );
         }
         out!("    log-likelihood {:.2}", fit.log_likelihood);
     }
@@ -240,7 +259,13 @@ pub(crate) fn print_score_rows(crm: &Crm, r: &ValueReport, rows: &[usize]) -> Cl
     let cur = r.record.currency.map_or(String::new(), |c| c.code().to_owned());
     out!(
         "  {:<22} {:>5} {:>8} {:>8} {:>10} {:>12}  {:<6} segment",
-        "customer", "freq", "P(alive)", "E[purch]", "E[spend]", format!("CLV {cur}"), "RFM"
+        "customer",
+        "freq",
+        "P(alive)",
+        "E[purch]",
+        "E[spend]",
+        format!("CLV {cur}"),
+        "RFM"
     );
     for &i in rows {
         let s = &r.scores[i];

@@ -48,6 +48,11 @@
 //! merged first. An optimum at 0 or ∞ is returned as a fitted model, explained in
 //! [`FitInfo::boundary`].
 //!
+//! The optimiser works on the mean log-likelihood per customer (reported as the total), so it
+//! behaves the same for a hundred customers or a million. A parameter that runs off along a flat
+//! ridge without reaching the optimiser's bound (`|ln θ| = 25`) is walked out to it and, if the
+//! fit is no worse there, reported as a boundary optimum rather than as an arbitrary large value.
+//!
 //! # Examples
 //!
 //! ```

@@ -348,7 +348,7 @@ fn check_horizon(t: f64) -> Result<()> {
 
 /// Checks per-customer columns: same length, finite, `x` whole ≥ 0, `0 ≤ t_x ≤ T`, `t_x = 0`
 /// when `x = 0`. Errors name the column ("frequency", "recency", "T") and the row.
-pub(crate) fn check_columns(x: &[f64], t_x: &[f64], big_t: &[f64]) -> Result<()> {
+fn check_columns(x: &[f64], t_x: &[f64], big_t: &[f64]) -> Result<()> {
     let n = x.len();
     if t_x.len() != n || big_t.len() != n {
         return Err(ClvError::LengthMismatch {
@@ -579,7 +579,7 @@ pub(crate) fn expectation(kind: Kind, r: f64, alpha: f64, a: f64, b: f64, t: f64
 /// `K ~ NB` with `P(K=k) = Γ(r+k)/(Γ(r) k!) (1+u)^(−r) (u/(1+u))^k`, `s_k = (b)_k/(a+b)_k`,
 /// `m_k = Σ_{j<k} s_j`: `G = Σ_k P(K=k) m_k`, `S = Σ_k P(K=k) s_k`. All terms are positive; the
 /// pmf is carried as a scaled value with a separate log scale, so nothing under- or overflows.
-pub(crate) fn series(r: f64, a: f64, b: f64, u: f64, max_terms: f64) -> Option<(f64, f64)> {
+fn series(r: f64, a: f64, b: f64, u: f64, max_terms: f64) -> Option<(f64, f64)> {
     let mean = r * u;
     let estimate = mean + 12.0 * (mean * (1.0 + u)).sqrt() + 40.0 * (1.0 + u) + 50.0;
     if estimate.is_nan() || estimate > max_terms {
@@ -631,7 +631,7 @@ pub(crate) fn series(r: f64, a: f64, b: f64, u: f64, max_terms: f64) -> Option<(
 /// a smaller step when the integrand is concentrated). Beyond `[A, B]` the integrand is
 /// `C e^(a y) (1 + c₁ e^y)` (resp. `C e^(−b y) (1 + c₂ e^(−y))`) to relative 1e-16, and the grid
 /// points there are summed in closed form as geometric series.
-pub(crate) fn quadrature(kind: Kind, r: f64, a: f64, b: f64, u: f64) -> f64 {
+fn quadrature(kind: Kind, r: f64, a: f64, b: f64, u: f64) -> f64 {
     let l1pu = u.ln_1p();
     // φ(p) ≈ φ(0) (1 − c0 p) near p = 0, and ln φ(p) ≈ ln φ(1) + dlnphi1 (p − 1) near p = 1.
     let (ln_phi0, c0, ln_phi1, dlnphi1) = match kind {

@@ -108,6 +108,18 @@ pub const HOURS_PER_MONTH: f64 = 720.0;
 /// ```
 pub trait RepeatPurchaseModel {
     /// `E[Y(t) | x, t_x, T]` per customer: expected transactions in `(T, T+t]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::bgbb::BgBb;
+    /// use crmkit_clv::clv::RepeatPurchaseModel;
+    /// let m = BgBb::new(1.204, 0.750, 0.657, 2.783)?;
+    /// // Through the trait: the next 5 opportunities of a donor who gave in all 6.
+    /// let e = RepeatPurchaseModel::conditional_expected_purchases(&m, 5.0, &[6.0], &[6.0], &[6.0])?;
+    /// assert_eq!(e, m.conditional_expected_purchases(5.0, &[6.0], &[6.0], &[6.0])?);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
     fn conditional_expected_purchases(
         &self,
         t: f64,

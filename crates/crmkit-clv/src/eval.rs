@@ -147,7 +147,8 @@ impl HoldoutComparison {
             spa += dp * da;
         }
         let div = |v: f64| if n == 0 { 0.0 } else { v / nf };
-        // Constant columns are detected exactly: their float deviations from the mean need not be 0.
+        // Constant columns are detected exactly: their float deviations from the mean may not
+        // be exactly 0.
         let varies = |v: &[f64]| v.iter().any(|&x| x != v[0]);
         let correlation =
             (varies(&self.predicted) && varies(&self.actual) && spp > 0.0 && saa > 0.0)
@@ -426,36 +427,47 @@ pub fn expected_cumulative_repeat(
     Ok(out)
 }
 
-/// Each customer's first purchase day, and all repeat purchase days (sorted), of rows before
-/// `end_day_exclusive`.
+/// Each customer's first purchase day, and the cumulative repeat purchase days before each
+/// boundary, from the rows before the last boundary.
 fn cohort(
     customer: &[u32],
     timestamp_micros: &[i64],
-    end_day_exclusive: i64,
-) -> Result<(Vec<i64>, Vec<i32>)> {
+    boundary_day: &[i64],
+) -> Result<(Vec<i64>, Vec<f64>)> {
+    // Boundaries in ascending order; a repeat on day d counts at every boundary > d, i.e. from
+    // sorted position `#(boundaries ≤ d)` on.
+    let mut order: Vec<usize> = (0..boundary_day.len()).collect();
+    order.sort_by_key(|&k| boundary_day[k]);
+    let sorted: Vec<i64> = order.iter().map(|&k| boundary_day[k]).collect();
+    let end = sorted.last().copied().unwrap_or(i64::MIN);
+    let mut counts = vec![0u64; sorted.len() + 1];
     let mut births = Vec::new();
-    let mut repeats = Vec::new();
     for_each_customer(
         customer,
         timestamp_micros,
         None,
-        end_day_exclusive.saturating_sub(1),
+        end.saturating_sub(1),
         |_| false,
-        |_, rows| {
+        &mut |_, rows: &[(i32, f64)]| {
             if let Some(&(first, _)) = rows.first() {
                 births.push(i64::from(first));
                 let mut last = first;
                 for &(d, _) in rows {
                     if d != last {
-                        repeats.push(d);
+                        counts[sorted.partition_point(|&b| b <= i64::from(d))] += 1;
                         last = d;
                     }
                 }
             }
         },
     )?;
-    repeats.sort_unstable();
-    Ok((births, repeats))
+    let mut actual = vec![0.0; boundary_day.len()];
+    let mut running = 0u64;
+    for (j, &k) in order.iter().enumerate() {
+        running += counts[j];
+        actual[k] = running as f64;
+    }
+    Ok((births, actual))
 }
 
 /// The actual cumulative repeat purchases at each boundary day: repeat purchase days (distinct
@@ -479,12 +491,7 @@ pub fn actual_cumulative_repeat(
     timestamp_micros: &[i64],
     boundary_day: &[i64],
 ) -> Result<Vec<f64>> {
-    let end = boundary_day.iter().copied().max().unwrap_or(i64::MIN);
-    let (_, repeats) = cohort(customer, timestamp_micros, end)?;
-    Ok(boundary_day
-        .iter()
-        .map(|&tau| repeats.partition_point(|&d| i64::from(d) < tau) as f64)
-        .collect())
+    Ok(cohort(customer, timestamp_micros, boundary_day)?.1)
 }
 
 /// The tracking curve: expected (from the model's `expected_repeat(t)` = E[X(t)] for a customer
@@ -539,14 +546,9 @@ pub fn tracking_curve(
     let boundary_day: Vec<i64> = (1..=options.periods)
         .map(|k| start.saturating_add((k as i64).saturating_mul(step)))
         .collect();
-    let end = boundary_day.last().copied().unwrap_or(start);
-    let (births, repeats) = cohort(customer, timestamp_micros, end)?;
+    let (births, actual) = cohort(customer, timestamp_micros, &boundary_day)?;
     let expected =
         expected_cumulative_repeat(&births, &boundary_day, options.time_unit, expected_repeat)?;
-    let actual = boundary_day
-        .iter()
-        .map(|&tau| repeats.partition_point(|&d| i64::from(d) < tau) as f64)
-        .collect();
     Ok(TrackingCurve {
         period: (1..=options.periods).collect(),
         t: boundary_day.iter().map(|&tau| (tau - start) as f64 / unit).collect(),

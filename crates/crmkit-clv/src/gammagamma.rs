@@ -30,6 +30,11 @@
 //! equal to the sample mean). An optimum at 0 or ∞ is returned as a fitted model, explained in
 //! [`FitInfo::boundary`].
 //!
+//! The optimiser works on the mean log-likelihood per customer (reported as the total), so it
+//! behaves the same for a hundred customers or a million. A parameter that runs off along a flat
+//! ridge without reaching the optimiser's bound (`|ln θ| = 25`) is walked out to it and, if the
+//! fit is no worse there, reported as a boundary optimum rather than as an arbitrary large value.
+//!
 //! **Callers filter**: only customers with `x ≥ 1` and `z̄ > 0` carry information about spend; the
 //! fit rejects `x = 0` rows (and non-positive spend) with an error naming the row instead of
 //! silently dropping them.

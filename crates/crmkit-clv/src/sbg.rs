@@ -33,6 +33,11 @@
 //! the analytic gradient from the fixed start `α = β = 1`. A constant retention rate drives
 //! `α, β → ∞` (no heterogeneity): reported in [`FitInfo::boundary`], with a usable model.
 //!
+//! The optimiser works on the mean log-likelihood per customer (reported as the total), so it
+//! behaves the same for a hundred customers or a million. A parameter that runs off along a flat
+//! ridge without reaching the optimiser's bound (`|ln θ| = 25`) is walked out to it and, if the
+//! fit is no worse there, reported as a boundary optimum rather than as an arbitrary large value.
+//!
 //! # Examples
 //!
 //! ```

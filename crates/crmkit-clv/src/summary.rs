@@ -27,24 +27,30 @@
 //!   `frequency` is 0;
 //! - `first_day` = the first purchase day (days since 1970-01-01, UTC).
 //!
-//! Non-positive amounts (CDNOW has 80 rows with 0.00) follow a [`NonPositiveAmounts`] policy the
-//! caller chooses: [`Keep`](NonPositiveAmounts::Keep) them like lifetimes does,
+//! Non-positive amounts (the full CDNOW log has 80 rows with 0.00) follow a
+//! [`NonPositiveAmounts`] policy the caller chooses: [`Keep`](NonPositiveAmounts::Keep) them like
+//! lifetimes does,
 //! [`Exclude`](NonPositiveAmounts::Exclude) their rows from everything, or
 //! [`ExcludeFromMonetary`](NonPositiveAmounts::ExcludeFromMonetary): the row still makes its day a
 //! purchase day, but adds nothing to the spend.
 //!
 //! Results do not depend on the row order, to the last bit: each customer's rows are ordered by
 //! `(day, amount)` before anything is summed. Sums are compensated (Kahan) like pandas' grouped
-//! sums and means, in that order, which is the order lifetimes sorts the rows in: the summary's
-//! spends equal lifetimes' to the last bit.
+//! sums and means, in that order, which is the order lifetimes sorts the rows in: on the CDNOW
+//! logs every summary column equals lifetimes' to the last bit. (lifetimes sums the holdout rows
+//! for `monetary_value_holdout` in input order instead, so
+//! [`CalibrationHoldout::monetary_holdout_per_row`] can differ from it by an ulp when a customer's
+//! same-day holdout rows are not in ascending amount order.)
 //!
 //! # Speed
 //!
-//! Rows are bucketed by customer index with a counting sort (two linear passes, no per-row heap
-//! allocation), then each customer's few rows are sorted by day in a reused buffer. When the rows
-//! already come grouped by customer (each customer's rows contiguous), the bucketing is skipped.
-//! Very sparse customer indices (the largest index far above the row count) fall back to a
-//! comparison sort of the rows.
+//! No per-row heap allocation. Rows already grouped by customer (each customer's rows
+//! contiguous) are read in place. Otherwise a two-level counting sort: the rows are scattered
+//! into buckets of 1024 consecutive customer indices, then each bucket, small enough for the
+//! cache, is counting-sorted by day and by customer. Each customer's few rows are then in day
+//! order. Very sparse customer indices (the largest index far above the row count) fall back to a
+//! comparison sort of the rows. On one core, 10 million shuffled rows of a million customers take
+//! about a quarter of a second; the same rows grouped by customer, a tenth.
 
 use crate::data::Cells;
 use crate::error::{ClvError, Result};
@@ -346,7 +352,7 @@ pub fn summary(
         Some(amount),
         end,
         |a| policy.drops_row(a),
-        |c, rows| acc.push(c, rows),
+        &mut acc,
     )?;
     Ok(acc.finish(options.time_unit).0)
 }
@@ -433,7 +439,7 @@ pub fn calibration_and_holdout(
         Some(amount),
         end,
         |a| policy.drops_row(a),
-        |c, rows| acc.push(c, rows),
+        &mut acc,
     )?;
     let (calibration, holdout) = acc.finish(time_unit);
     let duration = (end - cal) as f64 / unit;
@@ -471,6 +477,21 @@ impl Accumulator {
             policy,
             holdout: holdout.then(Holdout::default),
             out: Summary::default(),
+        }
+    }
+
+    fn reserve(&mut self, customers: usize) {
+        let o = &mut self.out;
+        o.customer.reserve(customers);
+        o.frequency.reserve(customers);
+        o.recency.reserve(customers);
+        o.t.reserve(customers);
+        o.monetary.reserve(customers);
+        o.first_day.reserve(customers);
+        if let Some(h) = &mut self.holdout {
+            h.frequency.reserve(customers);
+            h.monetary.reserve(customers);
+            h.monetary_per_row.reserve(customers);
         }
     }
 
@@ -560,6 +581,31 @@ impl Accumulator {
     }
 }
 
+impl CustomerSink for Accumulator {
+    fn reserve(&mut self, customers: usize) {
+        Accumulator::reserve(self, customers);
+    }
+
+    fn customer(&mut self, customer: u32, rows: &[(i32, f64)]) {
+        self.push(customer, rows);
+    }
+}
+
+/// Receives each customer's rows from [`for_each_customer`]. Closures are sinks.
+pub(crate) trait CustomerSink {
+    /// At most this many customers follow (a hint to reserve memory).
+    fn reserve(&mut self, _customers: usize) {}
+
+    /// One customer's rows, sorted by `(day, amount)`.
+    fn customer(&mut self, customer: u32, rows: &[(i32, f64)]);
+}
+
+impl<F: FnMut(u32, &[(i32, f64)])> CustomerSink for F {
+    fn customer(&mut self, customer: u32, rows: &[(i32, f64)]) {
+        self(customer, rows);
+    }
+}
+
 /// Compensated (Kahan) summation, term for term as pandas' grouped `sum` and `mean`, so that the
 /// spends match lifetimes to the last bit when the rows are added in the same order.
 #[derive(Debug, Clone, Copy, Default)]
@@ -605,10 +651,11 @@ fn sort_rows(rows: &mut [(i32, f64)]) {
     }
 }
 
-/// Groups rows by customer and calls `f(customer, rows)` once per customer with at least one kept
-/// row, in ascending customer order. A row is kept when its day is ≤ `end_day` and `skip(amount)`
-/// is false. `rows` holds `(day, amount)` sorted by day, then amount (`total_cmp`), so anything
-/// computed from it is independent of the input order. Without `amount`, amounts are 0.
+/// Groups rows by customer and calls `sink.customer(customer, rows)` once per customer with at
+/// least one kept row, in ascending customer order. A row is kept when its day is ≤ `end_day`
+/// and `skip(amount)` is false. `rows` holds `(day, amount)` sorted by day, then amount
+/// (`total_cmp`), so anything computed from it is independent of the input order. Without
+/// `amount`, amounts are 0.
 ///
 /// Validates the lengths and that every amount is finite.
 ///
@@ -622,11 +669,8 @@ pub(crate) fn for_each_customer(
     amount: Option<&[f64]>,
     end_day: i64,
     skip: impl Fn(f64) -> bool,
-    mut f: impl FnMut(u32, &[(i32, f64)]),
+    sink: &mut impl CustomerSink,
 ) -> Result<()> {
-    let cpu = || -> u64 { std::fs::read_to_string("/proc/thread-self/schedstat").ok().and_then(|t| t.split_whitespace().next().and_then(|x| x.parse().ok())).unwrap_or(0) };
-    let c0 = cpu();
-    let tm = |what: &str| if std::env::var_os("CLV_TIMING").is_some() { eprintln!("  {what}: {:.1} ms", (cpu() - c0) as f64 / 1e6); };
     let n = customer.len();
     let amount_len = amount.map_or(n, <[f64]>::len);
     if timestamp_micros.len() != n || amount_len != n {
@@ -650,7 +694,6 @@ pub(crate) fn for_each_customer(
             message: format!("{} is not a finite amount", a[i]),
         });
     }
-    tm("validated");
     let amount_at = |i: usize| amount.map_or(0.0, |a| a[i]);
     // Every kept day fits an i32: |day_of(i64)| ≤ 106 751 992.
     let kept = |i: usize| -> Option<(i32, f64)> {
@@ -689,22 +732,21 @@ pub(crate) fn for_each_customer(
         runs.push((c, i, n));
     }
     drop(seen);
-    tm("grouping check");
     let mut scratch: Vec<(i32, f64)> = Vec::new();
 
     if grouped {
         if !runs.is_sorted_by_key(|r| r.0) {
             runs.sort_unstable_by_key(|r| r.0);
         }
+        sink.reserve(runs.len());
         for &(c, start, end) in &runs {
             scratch.clear();
             scratch.extend((start..end).filter_map(kept));
             if !scratch.is_empty() {
                 sort_rows(&mut scratch);
-                f(c, &scratch);
+                sink.customer(c, &scratch);
             }
         }
-        tm("grouped");
         return Ok(());
     }
     drop(runs);
@@ -724,7 +766,7 @@ pub(crate) fn for_each_customer(
                 i += 1;
             }
             sort_rows(&mut scratch);
-            f(c, &scratch);
+            sink.customer(c, &scratch);
         }
         return Ok(());
     }
@@ -738,18 +780,23 @@ pub(crate) fn for_each_customer(
     let mut buckets: Vec<Vec<(u32, i32, f64)>> =
         sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
     drop(sizes);
-    tm("sizes");
+    // Rows in time order (a common log order) come out of the buckets already in day order.
+    let mut time_ordered = true;
+    let mut previous_day = i32::MIN;
     for (i, &c) in customer.iter().enumerate() {
         if let Some((d, a)) = kept(i) {
+            time_ordered &= d >= previous_day;
+            previous_day = d;
             buckets[c as usize >> LOW_BITS].push((c, d, a));
         }
     }
 
-    tm("pass 2");
-    let mut t_sort = 0u64; let mut t_f = 0u64;
-    // Pass 3, per bucket (in cache): a stable counting sort by day (when the bucket's days span
-    // a modest range), then a stable counting sort by customer, so each customer's rows come out
-    // sorted by day; same-day rows are then put in amount order.
+    let kept_rows: usize = buckets.iter().map(Vec::len).sum();
+    sink.reserve(kept_rows.min(max_customer + 1));
+    // Pass 3, per bucket (in cache): a stable counting sort by day (unless the rows are in time
+    // order already; skipped too when the bucket's days span a very wide range), then a stable
+    // counting sort by customer, so each customer's rows come out sorted by day; same-day rows
+    // are then put in amount order.
     let mut by_day: Vec<(u32, i32, f64)> = Vec::new();
     let mut day_slots: Vec<usize> = Vec::new();
     let mut low = vec![0usize; LOW_MASK + 2];
@@ -770,8 +817,8 @@ pub(crate) fn for_each_customer(
             low[k] += low[k - 1];
         }
         let span = (i64::from(last) - i64::from(first)) as usize + 1;
-        let day_sorted = span <= 4 * bucket.len() + 4096;
-        let source = if day_sorted {
+        let day_sorted = time_ordered || span <= 4 * bucket.len() + 4096;
+        let source = if day_sorted && !time_ordered {
             day_slots.clear();
             day_slots.resize(span + 1, 0);
             for r in &bucket {
@@ -809,11 +856,9 @@ pub(crate) fn for_each_customer(
             } else {
                 sort_rows(rows);
             }
-            f(((h << LOW_BITS) | k) as u32, rows);
+            sink.customer(((h << LOW_BITS) | k) as u32, rows);
         }
     }
-    let _ = (&mut t_sort, &mut t_f);
-    tm("pass 3");
     Ok(())
 }
 

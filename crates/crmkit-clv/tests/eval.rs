@@ -99,6 +99,12 @@ fn poisson_tracking_by_hand() {
     assert!(near(inc_e.iter().sum::<f64>(), expected[2]));
     // The same pieces separately.
     assert_eq!(actual_cumulative_repeat(&customer, &ts, &[7, 14, 21]).unwrap(), curve.actual);
+    // Boundaries in any order, repeated, or before every purchase.
+    assert_eq!(
+        actual_cumulative_repeat(&customer, &ts, &[14, 7, 21, 7, -3, 2, 3]).unwrap(),
+        vec![2.0, 1.0, 4.0, 1.0, 0.0, 0.0, 1.0]
+    );
+    assert!(actual_cumulative_repeat(&customer, &ts, &[]).unwrap().is_empty());
     let e =
         expected_cumulative_repeat(&[0, 3, 10, 30], &[7, 14, 21], TimeUnit::Week, |t| lambda * t)
             .unwrap();

@@ -115,6 +115,37 @@ fn constant_retention_is_a_boundary_fit() {
 }
 
 #[test]
+fn flat_ridge_to_homogeneity_is_settled_at_the_boundary() {
+    // Found by proptest: retention that falls and rises at random wants α, β → ∞ along a ridge
+    // so flat that BFGS stops anywhere from 10⁷ to 10⁹; the fit walks it out to the boundary, the
+    // same for a cohort of 1 and of 1,000.
+    let drops = [
+        0.3234667880620301,
+        0.7851142787986383,
+        0.0,
+        0.8249333229754299,
+        0.0,
+        0.7476852553779871,
+        0.0,
+        0.0,
+    ];
+    let mut fits = vec![];
+    for size in [1.0, 1000.0] {
+        let mut survivors = vec![size];
+        for d in drops {
+            let last = survivors[survivors.len() - 1];
+            survivors.push(last * (1.0 - d));
+        }
+        let (m, info) = Sbg::fit(&survivors).unwrap();
+        assert!(!info.boundary.is_empty(), "{info:?}");
+        assert!(m.alpha > 1e10 && m.beta > 1e10, "{m:?}");
+        fits.push(m);
+    }
+    let churn = |m: &Sbg| m.alpha / (m.alpha + m.beta);
+    assert!((churn(&fits[0]) - churn(&fits[1])).abs() < 1e-6, "{fits:?}");
+}
+
+#[test]
 fn invalid_inputs_are_named() {
     let col = |e: ClvError| match e {
         ClvError::InvalidInput { column, index, .. } => (column, index),

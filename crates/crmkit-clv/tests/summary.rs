@@ -608,6 +608,20 @@ proptest! {
         let (c3, t3, a3) = columns(&grouped);
         prop_assert_eq!(&summary(&c3, &t3, &a3, &options).unwrap(), &s);
 
+        // In time order, not grouped (buckets skip the day sort).
+        let mut by_time = shuffled.clone();
+        by_time.sort_by_key(|r| r.1);
+        let (c4, t4, a4) = columns(&by_time);
+        prop_assert_eq!(&summary(&c4, &t4, &a4, &options).unwrap(), &s);
+
+        // Days spread far apart (buckets too wide for the day sort: per-customer sorts).
+        let spread_ts: Vec<i64> = t2.iter().map(|&x| x.div_euclid(D) * 5000 * D).collect();
+        let spread_options = SummaryOptions::new(as_of_day * 5000 * D).non_positive(policy);
+        prop_assert_eq!(
+            &summary(&c2, &spread_ts, &a2, &spread_options).unwrap(),
+            &naive(&c2, &spread_ts, &a2, as_of_day * 5000, policy)
+        );
+
         // Sparse customer indices (comparison-sort path): same values, customers spread out.
         let spread: Vec<u32> = c2.iter().map(|&x| x * 100_000_000 + 7).collect();
         let sp = summary(&spread, &t2, &a2, &options).unwrap();
@@ -705,14 +719,14 @@ fn timing_10m_rows() {
         .unwrap()
     });
     assert!(ch.calibration.len() > 990_000);
-    // Grouped by customer, days in order (e.g. ORDER BY customer, ts), then grouped with the
-    // days shuffled.
-    for (label, by_time) in [("grouped, days sorted", true), ("grouped, days shuffled", false)] {
+    // In time order (customers interleaved, as in a transaction log); grouped by customer with
+    // days in order (ORDER BY customer, ts); grouped with the days shuffled.
+    for label in ["time order", "grouped, days sorted", "grouped, days shuffled"] {
         let mut order: Vec<usize> = (0..n).collect();
-        if by_time {
-            order.sort_unstable_by_key(|&i| (customer[i], ts[i]));
-        } else {
-            order.sort_unstable_by_key(|&i| customer[i]);
+        match label {
+            "time order" => order.sort_unstable_by_key(|&i| ts[i]),
+            "grouped, days sorted" => order.sort_unstable_by_key(|&i| (customer[i], ts[i])),
+            _ => order.sort_unstable_by_key(|&i| customer[i]),
         }
         let c: Vec<u32> = order.iter().map(|&i| customer[i]).collect();
         let t: Vec<i64> = order.iter().map(|&i| ts[i]).collect();

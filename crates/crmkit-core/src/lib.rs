@@ -32,6 +32,8 @@ pub mod time;
 pub mod valuation;
 
 pub use crm::{BaseSummary, Crm, CustomerRevenue, CustomerUpdate, NewCustomer};
+/// The statistics crate, re-exported: models, RFM, summaries on plain columns.
+pub use crmkit_clv as clv;
 pub use customer::{
     AttributeValue, Channel, Consent, ConsentStatus, Customer, CustomerKind, FieldDef, FieldType,
     LifecycleStage, StageChange,
@@ -53,7 +55,6 @@ pub use store::{
 };
 pub use time::{Clock, FixedClock, SystemClock};
 pub use valuation::{
-    FittedPurchaseModel, PurchaseModelKind, ValueExplanation, ValueModels, ValueOptions, ValueReport,
+    FittedPurchaseModel, PurchaseModelKind, ValueExplanation, ValueModels, ValueOptions,
+    ValueReport,
 };
-/// The statistics crate, re-exported: models, RFM, summaries on plain columns.
-pub use crmkit_clv as clv;

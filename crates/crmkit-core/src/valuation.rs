@@ -55,7 +55,10 @@ impl FromStr for PurchaseModelKind {
             "bgnbd" => Ok(PurchaseModelKind::BgNbd),
             "mbgnbd" => Ok(PurchaseModelKind::MbgNbd),
             "paretonbd" | "pareto" => Ok(PurchaseModelKind::ParetoNbd),
-            _ => Err(Error::validation("model", format!("{s:?}: expected bgnbd, mbgnbd or paretonbd"))),
+            _ => Err(Error::validation(
+                "model",
+                format!("{s:?}: expected bgnbd, mbgnbd or paretonbd"),
+            )),
         }
     }
 }
@@ -297,7 +300,12 @@ impl FittedPurchaseModel {
     /// assert_eq!(m.probability_alive(&[0.0], &[0.0], &[10.0])?, vec![1.0]);
     /// # Ok::<(), crmkit_clv::ClvError>(())
     /// ```
-    pub fn probability_alive(&self, x: &[f64], t_x: &[f64], big_t: &[f64]) -> crmkit_clv::Result<Vec<f64>> {
+    pub fn probability_alive(
+        &self,
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> crmkit_clv::Result<Vec<f64>> {
         match self {
             FittedPurchaseModel::BgNbd(m) => m.probability_alive(x, t_x, big_t),
             FittedPurchaseModel::MbgNbd(m) => m.probability_alive(x, t_x, big_t),
@@ -432,12 +440,14 @@ impl Crm {
             &customer,
             &ts,
             &amount,
-            &SummaryOptions::new(as_of).time_unit(options.time_unit).non_positive(options.non_positive),
+            &SummaryOptions::new(as_of)
+                .time_unit(options.time_unit)
+                .non_positive(options.non_positive),
         )?;
         if sum.is_empty() {
             return Err(Error::validation("as_of", "no customer had bought by then"));
         }
-        let cells = sum.to_cells()?;
+        let cells = fit_cells(&sum)?;
         let (purchase, purchase_fit) = FittedPurchaseModel::fit(options.model, &cells)?;
         let (spend, spend_fit) = fit_spend(&sum)?;
         let models = ValueModels {
@@ -504,16 +514,20 @@ impl Crm {
             entity: "scores of customer",
             key: format!("{customer} (fit the models first, or the customer has no purchase)"),
         })?;
-        let model = self.store().model(Some(score.model_version))?.ok_or_else(|| Error::NotFound {
-            entity: "model version",
-            key: score.model_version.to_string(),
+        let model = self.store().model(Some(score.model_version))?.ok_or_else(|| {
+            Error::NotFound { entity: "model version", key: score.model_version.to_string() }
         })?;
         let models = decode_models(&model)?;
         let months = f64::from(models.clv_months);
         let horizon = months * DAYS_PER_MONTH / models.time_unit_days;
         let clv_horizon_purchases = models
             .purchase
-            .conditional_expected_purchases(horizon, &[score.frequency], &[score.recency], &[score.age])?
+            .conditional_expected_purchases(
+                horizon,
+                &[score.frequency],
+                &[score.recency],
+                &[score.age],
+            )?
             .first()
             .copied()
             .unwrap_or(0.0);
@@ -578,11 +592,16 @@ fn main_currency(cols: &PurchaseColumns) -> Option<Currency> {
     for &c in &cols.currency_index {
         counts[c as usize] += 1;
     }
-    (0..counts.len()).max_by_key(|&i| (counts[i], std::cmp::Reverse(cols.currencies[i]))).map(|i| cols.currencies[i])
+    (0..counts.len())
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(cols.currencies[i])))
+        .map(|i| cols.currencies[i])
 }
 
 /// The purchase rows in one currency, as the statistics' columns.
-fn purchase_rows(cols: &PurchaseColumns, currency: Currency) -> (Vec<u32>, Vec<i64>, Vec<f64>, usize) {
+fn purchase_rows(
+    cols: &PurchaseColumns,
+    currency: Currency,
+) -> (Vec<u32>, Vec<i64>, Vec<f64>, usize) {
     let Some(cur) = cols.currencies.iter().position(|c| *c == currency) else {
         return (Vec::new(), Vec::new(), Vec::new(), cols.len());
     };
@@ -600,6 +619,20 @@ fn purchase_rows(cols: &PurchaseColumns, currency: Currency) -> (Vec<u32>, Vec<i
         amount.push(cols.amount[i].to_f64().unwrap_or(f64::NAN));
     }
     (customer, ts, amount, other)
+}
+
+/// The cells to fit on: customers who first bought on the observation day itself (T = 0) carry
+/// no information about their rate or dropout and are left out of the fit (they are still scored).
+fn fit_cells(sum: &Summary) -> Result<Cells> {
+    let keep: Vec<usize> = (0..sum.len()).filter(|&i| sum.t[i] > 0.0).collect();
+    if keep.is_empty() {
+        return Err(Error::validation(
+            "as_of",
+            "every customer first bought on the observation day",
+        ));
+    }
+    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    Ok(Cells::from_columns(&pick(&sum.frequency), &pick(&sum.recency), &pick(&sum.t))?)
 }
 
 /// Gamma-Gamma on the customers with repeat purchases and positive mean spend; `None` if too few.
@@ -675,14 +708,22 @@ fn score_all(
             expected_spend: spend.as_ref().map(|s| s[i]),
             clv: clv.as_ref().map(|c| c[i]),
             rfm: [rfm.r[i], rfm.f[i], rfm.m[i]],
-            segment: segments[i].and_then(|k| names.get(k)).map_or_else(String::new, |n| (*n).to_owned()),
+            segment: segments[i]
+                .and_then(|k| names.get(k))
+                .map_or_else(String::new, |n| (*n).to_owned()),
         });
     }
     Ok(out)
 }
 
 /// Each summarised customer's revenue up to `as_of`.
-fn revenue_until(sum: &Summary, customer: &[u32], ts: &[i64], amount: &[f64], as_of: i64) -> Vec<f64> {
+fn revenue_until(
+    sum: &Summary,
+    customer: &[u32],
+    ts: &[i64],
+    amount: &[f64],
+    as_of: i64,
+) -> Vec<f64> {
     let end_day = crmkit_clv::summary::day_of(as_of);
     let mut by_customer: HashMap<u32, f64> = HashMap::new();
     for i in 0..customer.len() {
@@ -769,7 +810,7 @@ impl Crm {
             options.non_positive,
         )?;
         let cal = &ch.calibration;
-        let (model, fit) = FittedPurchaseModel::fit(options.model, &cal.to_cells()?)?;
+        let (model, fit) = FittedPurchaseModel::fit(options.model, &fit_cells(cal)?)?;
         let mut predicted = Vec::with_capacity(cal.len());
         for i in 0..cal.len() {
             let p = model.conditional_expected_purchases(
@@ -802,8 +843,11 @@ impl Crm {
             |t| model.expected_purchases(t),
         )?;
         let cal_day = day_of(calibration_end.timestamp_micros()) + 1;
-        let holdout_starts_at_period =
-            tracking.boundary_day.iter().position(|&d| d > cal_day).unwrap_or(tracking.boundary_day.len());
+        let holdout_starts_at_period = tracking
+            .boundary_day
+            .iter()
+            .position(|&d| d > cal_day)
+            .unwrap_or(tracking.boundary_day.len());
         Ok(HoldoutCheck {
             model,
             fit,
