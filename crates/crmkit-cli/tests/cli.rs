@@ -157,3 +157,45 @@ fn a_closed_stdout_is_not_a_crash() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn fit_from_a_transaction_file_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt");
+    let out = ok(crmkit(&db, &[
+        "fit", "--csv", sample, "--input-format", "whitespace", "--no-header", "--map", "customer=#2",
+        "--map", "timestamp=#3", "--map", "amount=#5", "--as-of", "1997-09-30", "--format", "json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = &v["purchase_model"];
+    assert_eq!(p["model"], "bgnbd");
+    for (name, published) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        let value = p["parameters"][name]["value"].as_f64().unwrap();
+        assert!((value - published).abs() < 5e-4, "{name} = {value}");
+        assert!(p["parameters"][name]["standard_error"].as_f64().unwrap() > 0.0);
+    }
+    assert!((p["log_likelihood"].as_f64().unwrap() - -9582.43).abs() < 0.01, "{p}");
+    assert_eq!(v["customers_scored"], 2357);
+    assert!(!db.exists(), "--csv must not touch the database");
+}
+
+#[test]
+fn fit_then_score_and_explain_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt");
+    ok(crmkit(&db, &[
+        "import", "interactions", sample, "--format", "whitespace", "--no-header", "--key", "external:cdnow",
+        "--map", "customer=#2", "--map", "timestamp=#3", "--map", "amount=#5", "--currency", "USD",
+        "--create-customers",
+    ]));
+    let fit = ok(crmkit(&db, &["fit", "--as-of", "1997-09-30", "--model", "paretonbd"]));
+    assert!(fit.contains("paretonbd") && fit.contains("gamma-gamma"), "{fit}");
+    let top = ok(crmkit(&db, &["score", "--top", "5", "--as-of", "1997-09-30"]));
+    assert!(top.contains("Top 5 customers by CLV"), "{top}");
+    let explained = ok(crmkit(&db, &["score", "ext:cdnow:0001"]));
+    assert!(explained.contains("P(alive)") && explained.contains("segment"), "{explained}");
+    let err = fails(crmkit(&db, &["fit", "--model", "bgbd"]));
+    assert!(err.contains("expected bgnbd, mbgnbd or paretonbd"), "{err}");
+}

@@ -749,6 +749,22 @@ fn no_dropout_is_a_flagged_boundary() {
 }
 
 #[test]
+fn degenerate_data_gives_a_model() {
+    // Nobody bought again: purchase rates → 0.
+    let none = Cells::from_columns(&[0.0; 5], &[0.0; 5], &[10.0, 20.0, 30.0, 40.0, 50.0]).unwrap();
+    let (m, info) = ParetoNbd::fit(&none).unwrap();
+    assert!(info.log_likelihood.is_finite() && info.log_likelihood <= 0.0, "{m:?} {info:?}");
+    assert!(!info.boundary.is_empty(), "{m:?} {info:?}");
+    assert!(m.expected_purchases(52.0) < 1e-3, "{m:?}");
+    // One customer.
+    let one = Cells::from_columns(&[3.0], &[20.0], &[30.0]).unwrap();
+    let (m, info) = ParetoNbd::fit(&one).unwrap();
+    assert!(info.log_likelihood.is_finite(), "{m:?} {info:?}");
+    let alive = m.probability_alive(&[3.0], &[20.0], &[30.0]).unwrap()[0];
+    assert!((0.0..=1.0).contains(&alive));
+}
+
+#[test]
 fn simulated_parameters_are_recovered() {
     let data = simulate(11, 3000, (0.8, 10.0), Some((0.6, 12.0)), 60.0);
     let (m, info) = ParetoNbd::fit(&cells(&data)).unwrap();
