@@ -163,10 +163,27 @@ fn fit_from_a_transaction_file_without_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("unused.db");
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt");
-    let out = ok(crmkit(&db, &[
-        "fit", "--csv", sample, "--input-format", "whitespace", "--no-header", "--map", "customer=#2",
-        "--map", "timestamp=#3", "--map", "amount=#5", "--as-of", "1997-09-30", "--format", "json",
-    ]));
+    let out = ok(crmkit(
+        &db,
+        &[
+            "fit",
+            "--csv",
+            sample,
+            "--input-format",
+            "whitespace",
+            "--no-header",
+            "--map",
+            "customer=#2",
+            "--map",
+            "timestamp=#3",
+            "--map",
+            "amount=#5",
+            "--as-of",
+            "1997-09-30",
+            "--format",
+            "json",
+        ],
+    ));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let p = &v["purchase_model"];
     assert_eq!(p["model"], "bgnbd");
@@ -185,11 +202,28 @@ fn fit_then_score_and_explain_from_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crm.db");
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/CDNOW_sample.txt");
-    ok(crmkit(&db, &[
-        "import", "interactions", sample, "--format", "whitespace", "--no-header", "--key", "external:cdnow",
-        "--map", "customer=#2", "--map", "timestamp=#3", "--map", "amount=#5", "--currency", "USD",
-        "--create-customers",
-    ]));
+    ok(crmkit(
+        &db,
+        &[
+            "import",
+            "interactions",
+            sample,
+            "--format",
+            "whitespace",
+            "--no-header",
+            "--key",
+            "external:cdnow",
+            "--map",
+            "customer=#2",
+            "--map",
+            "timestamp=#3",
+            "--map",
+            "amount=#5",
+            "--currency",
+            "USD",
+            "--create-customers",
+        ],
+    ));
     let fit = ok(crmkit(&db, &["fit", "--as-of", "1997-09-30", "--model", "paretonbd"]));
     assert!(fit.contains("paretonbd") && fit.contains("gamma-gamma"), "{fit}");
     let top = ok(crmkit(&db, &["score", "--top", "5", "--as-of", "1997-09-30"]));

@@ -140,7 +140,10 @@ pub fn minimize(f: &dyn Objective, x0: &[f64], options: &Options) -> Minimum {
         for _ in 0..60 {
             let trial: Vec<f64> = x.iter().zip(&d).map(|(xi, di)| clamp(xi + step * di)).collect();
             let ft = f.value(&trial);
-            if ft.is_finite() && ft <= fx + 1e-4 * step * slope {
+            // Armijo on the step actually taken: clamping at the bound shortens it, and judging
+            // the clamped point by the unclamped slope accepted jumps straight to the bounds.
+            let taken: f64 = trial.iter().zip(&x).zip(&g).map(|((t, xi), gi)| (t - xi) * gi).sum();
+            if ft.is_finite() && ft <= fx + 1e-4 * taken.min(0.0) {
                 accepted = Some((trial, ft));
                 break;
             }

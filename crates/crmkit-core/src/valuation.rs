@@ -364,7 +364,7 @@ pub struct ValueModels {
 /// # Examples
 ///
 /// ```
-/// # fn f(r: crmkit_core::ValueReport) { let _ = r.record.version; }
+/// # fn _f(r: crmkit_core::ValueReport) { let _ = r.record.version; }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueReport {
@@ -385,7 +385,7 @@ pub struct ValueReport {
 /// # Examples
 ///
 /// ```
-/// # fn f(e: crmkit_core::ValueExplanation) { let _ = e.score.p_alive; }
+/// # fn _f(e: crmkit_core::ValueExplanation) { let _ = e.score.p_alive; }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueExplanation {
@@ -740,7 +740,7 @@ fn revenue_until(
 /// # Examples
 ///
 /// ```
-/// # fn f(h: crmkit_core::valuation::HoldoutCheck) { let _ = h.metrics.sum_predicted; }
+/// # fn _f(h: crmkit_core::valuation::HoldoutCheck) { let _ = h.metrics.sum_predicted; }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct HoldoutCheck {
