@@ -233,6 +233,27 @@ impl BgNbd {
         conditional(Variant::Bg, self.params(), Some((Kind::Purchases, t)), x, t_x, big_t)
     }
 
+    /// [`BgNbd::conditional_expected_purchases`] for several horizons at once (`result[k][i]`
+    /// for `ts[k]`), computing each customer's P(alive) and grouping once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = crmkit_clv::bgnbd::BgNbd::new(0.243, 4.414, 0.793, 2.426)?;
+    /// let e = m.conditional_expected_purchases_at(&[13.0, 39.0], &[2.0, 0.0], &[30.43, 0.0], &[38.86, 20.0])?;
+    /// assert_eq!(e[1], m.conditional_expected_purchases(39.0, &[2.0, 0.0], &[30.43, 0.0], &[38.86, 20.0])?);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
+        conditional_multi(Variant::Bg, self.params(), ts, x, t_x, big_t)
+    }
+
     /// P(alive at T | x, t_x, T) for each customer (FHL 2005, eq. 11); 1 when `x = 0`.
     ///
     /// Validates the columns like [`BgNbd::conditional_expected_purchases`].
@@ -417,6 +438,9 @@ pub(crate) fn conditional(
     check_columns(x, t_x, big_t)?;
     let [r, alpha, a, b] = p;
     let mut out = Vec::with_capacity(x.len());
+    // The posterior expectation depends on (x, T) only, which customer bases repeat a lot
+    // (CLV asks for it once per customer and month): compute each distinct pair once.
+    let mut seen: std::collections::HashMap<(u64, u64), f64> = std::collections::HashMap::new();
     for i in 0..x.len() {
         let alive = logistic_complement(ln_dropout_odds(v, &p, x[i], t_x[i], big_t[i]));
         let value = match what {
@@ -426,12 +450,66 @@ pub(crate) fn conditional(
                     0.0
                 } else {
                     let e =
-                        expectation(kind, r + x[i], alpha + big_t[i], a, b + x[i] + v.shift(), t);
+                        *seen.entry((x[i].to_bits(), big_t[i].to_bits())).or_insert_with(|| {
+                            expectation(
+                                kind,
+                                r + x[i],
+                                alpha + big_t[i],
+                                a,
+                                b + x[i] + v.shift(),
+                                t,
+                            )
+                        });
                     alive * e
                 }
             }
         };
         out.push(value);
+    }
+    Ok(out)
+}
+
+/// [`conditional`] of expected purchases for several horizons: P(alive) and the (x, T) groups are
+/// computed once, the posterior expectation once per group and horizon.
+pub(crate) fn conditional_multi(
+    v: Variant,
+    p: [f64; 4],
+    ts: &[f64],
+    x: &[f64],
+    t_x: &[f64],
+    big_t: &[f64],
+) -> Result<Vec<Vec<f64>>> {
+    for &t in ts {
+        check_horizon(t)?;
+    }
+    check_columns(x, t_x, big_t)?;
+    let [r, alpha, a, b] = p;
+    let n = x.len();
+    let mut alive = Vec::with_capacity(n);
+    let mut group = Vec::with_capacity(n);
+    let mut keys: Vec<(f64, f64)> = Vec::new();
+    let mut index: std::collections::HashMap<(u64, u64), u32> = std::collections::HashMap::new();
+    for i in 0..n {
+        alive.push(logistic_complement(ln_dropout_odds(v, &p, x[i], t_x[i], big_t[i])));
+        let g = *index.entry((x[i].to_bits(), big_t[i].to_bits())).or_insert_with(|| {
+            keys.push((x[i], big_t[i]));
+            (keys.len() - 1) as u32
+        });
+        group.push(g);
+    }
+    let mut out = Vec::with_capacity(ts.len());
+    for &t in ts {
+        let e: Vec<f64> = keys
+            .iter()
+            .map(|&(xg, tg)| {
+                expectation(Kind::Purchases, r + xg, alpha + tg, a, b + xg + v.shift(), t)
+            })
+            .collect();
+        out.push(
+            (0..n)
+                .map(|i| if alive[i] == 0.0 { 0.0 } else { alive[i] * e[group[i] as usize] })
+                .collect(),
+        );
     }
     Ok(out)
 }

@@ -127,6 +127,30 @@ pub trait RepeatPurchaseModel {
         t_x: &[f64],
         big_t: &[f64],
     ) -> Result<Vec<f64>>;
+
+    /// The same for several horizons at once: `result[k][i]` is customer `i`'s expectation over
+    /// `ts[k]`. Models override it to share per-customer work across horizons (CLV asks for two
+    /// dozen horizons per customer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::bgnbd::BgNbd;
+    /// use crmkit_clv::clv::RepeatPurchaseModel;
+    /// let m = BgNbd::new(0.243, 4.414, 0.793, 2.426)?;
+    /// let both = m.conditional_expected_purchases_at(&[10.0, 39.0], &[2.0], &[30.43], &[38.86])?;
+    /// assert_eq!(both[1], RepeatPurchaseModel::conditional_expected_purchases(&m, 39.0, &[2.0], &[30.43], &[38.86])?);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
+        ts.iter().map(|&t| self.conditional_expected_purchases(t, x, t_x, big_t)).collect()
+    }
 }
 
 impl RepeatPurchaseModel for BgNbd {
@@ -139,6 +163,16 @@ impl RepeatPurchaseModel for BgNbd {
     ) -> Result<Vec<f64>> {
         BgNbd::conditional_expected_purchases(self, t, x, t_x, big_t)
     }
+
+    fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
+        BgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
+    }
 }
 
 impl RepeatPurchaseModel for MbgNbd {
@@ -150,6 +184,16 @@ impl RepeatPurchaseModel for MbgNbd {
         big_t: &[f64],
     ) -> Result<Vec<f64>> {
         MbgNbd::conditional_expected_purchases(self, t, x, t_x, big_t)
+    }
+
+    fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
+        MbgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
     }
 }
 
@@ -332,12 +376,33 @@ pub fn customer_lifetime_value(
                 // Nothing to value, but the columns are still checked.
                 model.conditional_expected_purchases(0.0, x, t_x, big_t)?;
             }
+            // lifetimes: for i in np.arange(1, time + 1) * factor:
+            //   clv += m * (predict(i) - predict(i - factor)) / (1 + d) ** (i / factor)
+            // Both ends are evaluated as lifetimes does (i − factor is not always (k−1)·factor
+            // in floating point), all horizons in one call so the model shares its work.
+            let mut horizons = Vec::with_capacity(2 * periods as usize);
             for k in 1..=periods {
-                // lifetimes: for i in np.arange(1, time + 1) * factor:
-                //   clv += m * (predict(i) - predict(i - factor)) / (1 + d) ** (i / factor)
                 let i = f64::from(k) * period_length;
-                let upper = expected(i)?;
-                let lower = expected(i - period_length)?;
+                horizons.push(i);
+                horizons.push(i - period_length);
+            }
+            let positive: Vec<f64> = horizons.iter().copied().filter(|t| *t != 0.0).collect();
+            let mut values =
+                model.conditional_expected_purchases_at(&positive, x, t_x, big_t)?.into_iter();
+            let mut at = Vec::with_capacity(horizons.len());
+            for t in &horizons {
+                let e = if *t == 0.0 { vec![0.0; n] } else { values.next().unwrap_or_default() };
+                if e.len() != n {
+                    return Err(ClvError::LengthMismatch {
+                        message: format!("the model returned {} values for {n} customers", e.len()),
+                    });
+                }
+                at.push(e);
+            }
+            for k in 1..=periods {
+                let i = f64::from(k) * period_length;
+                let upper = &at[2 * (k as usize - 1)];
+                let lower = &at[2 * (k as usize - 1) + 1];
                 let divisor = (1.0 + rate_per_period).powf(i / period_length);
                 for j in 0..n {
                     clv[j] += (spend[j] * (upper[j] - lower[j])) / divisor;

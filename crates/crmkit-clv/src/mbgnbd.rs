@@ -52,7 +52,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bgnbd::Likelihood;
 use crate::bgnbd::{
-    Kind, Variant, check_parameters, conditional, expectation, fit_cells, purchases_pmf,
+    Kind, Variant, check_parameters, conditional, conditional_multi, expectation, fit_cells,
+    purchases_pmf,
 };
 use crate::data::Cells;
 use crate::error::Result;
@@ -208,6 +209,27 @@ impl MbgNbd {
         big_t: &[f64],
     ) -> Result<Vec<f64>> {
         conditional(Variant::Mbg, self.params(), Some((Kind::Purchases, t)), x, t_x, big_t)
+    }
+
+    /// [`MbgNbd::conditional_expected_purchases`] for several horizons at once (`result[k][i]`
+    /// for `ts[k]`), computing each customer's P(alive) and grouping once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = crmkit_clv::mbgnbd::MbgNbd::new(0.525, 6.183, 0.891, 1.614)?;
+    /// let e = m.conditional_expected_purchases_at(&[39.0], &[2.0], &[30.43], &[38.86])?;
+    /// assert_eq!(e[0], m.conditional_expected_purchases(39.0, &[2.0], &[30.43], &[38.86])?);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn conditional_expected_purchases_at(
+        &self,
+        ts: &[f64],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<Vec<f64>>> {
+        conditional_multi(Variant::Mbg, self.params(), ts, x, t_x, big_t)
     }
 
     /// P(alive at T | x, t_x, T) per customer; below 1 even for `x = 0`.
