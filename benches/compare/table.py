@@ -44,16 +44,21 @@ PEER_NAMES = {"lifetimes": "lifetimes", "polars": "polars", "polars_1_thread": "
               "duckdb_1_thread": "duckdb 1 thread", "duckdb": "duckdb"}
 
 
+def sig3(x):
+    """Three significant digits, trailing zeros kept (8.00, 14.4, 302)."""
+    x = float(f"{x:.3g}")
+    return f"{x:.{max(0, 2 - math.floor(math.log10(x)))}f}"
+
+
 def fmt_s(s):
-    if s is None or not isinstance(s, (int, float)) or math.isnan(s):
+    if s is None or not isinstance(s, (int, float)) or math.isnan(s) or s <= 0:
         return "—"
-    if s >= 100:
-        return f"{s:.0f} s"
+    s = float(f"{s:.3g}")  # round first, so 0.99999 s reads 1.00 s, not 1000 ms
     if s >= 1:
-        return f"{s:.3g} s"
+        return f"{sig3(s)} s"
     if s >= 1e-3:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s * 1e6:.3g} µs"
+        return f"{sig3(s * 1e3)} ms"
+    return f"{sig3(s * 1e6)} µs"
 
 
 def fmt_x(r):
@@ -129,8 +134,9 @@ def build(rust, peers, rust_path, peers_path):
     ]
     la, lb = m.get("loadavg_1_5_15_before"), m.get("loadavg_1_5_15_after")
     if la and lb:
-        lines.append(f"- Load average (1 min) while the peers ran: {la[0]:.2f} before, {lb[0]:.2f} after"
-                     + (" — the machine was busy; times are noisy" if max(la[0], lb[0]) > 1.5 else ""))
+        # "after" includes the peers' own load (up to one per CPU); "before" shows other work.
+        lines.append(f"- Load average (1 min): {la[0]:.2f} before the peers ran, {lb[0]:.2f} after (their own)"
+                     + (" — the machine was busy with other work; times are noisy" if la[0] > 1.0 else ""))
     lines += [
         "- Times: best of 3 wall-clock runs (1 run when the first takes over 10 s); the input data is "
         "built before timing. crmkit: `std::time::Instant`, best of 3–5 runs.",
