@@ -70,7 +70,9 @@ fn main() {
         .non_positive(NonPositiveAmounts::Keep);
     let (summary_cdnow, s) = best(5, || summary(&c, &t, &a, &options).expect("summary"));
     let cells = s.to_cells().expect("cells");
-    let (bgnbd_fit, (bg, _)) = best(5, || BgNbd::fit(&cells).expect("bgnbd"));
+    let (bgnbd_fit, _) = best(5, || BgNbd::fit(&cells).expect("bgnbd"));
+    // The published CDNOW parameters, as the Python side uses for its CLV timing.
+    let bg = BgNbd::new(0.243, 4.414, 0.793, 2.426).expect("bgnbd");
     let (pareto_fit, _) = best(3, || ParetoNbd::fit(&cells).expect("pareto"));
 
     let (c10, t10, a10) = synthetic(10_000_000, 1_000_000);
@@ -81,10 +83,11 @@ fn main() {
 
     // 12-month CLV of 1M customers (the synthetic base), BG/NBD + Gamma-Gamma as fitted on CDNOW.
     let gg = GammaGamma::new(6.25, 3.74, 15.44).expect("gg");
-    let spend = gg.conditional_expected_spend(&s10.frequency, &s10.monetary).expect("spend");
     let discounting =
         Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: 4.345 };
     let (clv_1m, _) = best(3, || {
+        // Spend and CLV both timed, as lifetimes' customer_lifetime_value computes both.
+        let spend = gg.conditional_expected_spend(&s10.frequency, &s10.monetary).expect("spend");
         customer_lifetime_value(&bg, &spend, &s10.frequency, &s10.recency, &s10.t, &discounting)
             .expect("clv")
     });
@@ -108,6 +111,20 @@ fn main() {
         "bgnbd_no_dropout_1m_s": no_dropout,
         "bgnbd_no_dropout_boundary": info.boundary,
         "cdnow_cells": cells.len(),
+        "rfm_summary_10m_sums": {
+            "customers": s10.len(),
+            "frequency": s10.frequency.iter().sum::<f64>(),
+            "recency": s10.recency.iter().sum::<f64>(),
+            "T": s10.t.iter().sum::<f64>(),
+            "monetary": s10.monetary.iter().sum::<f64>(),
+        },
+        "rfm_summary_cdnow_master_sums": {
+            "customers": s.len(),
+            "frequency": s.frequency.iter().sum::<f64>(),
+            "recency": s.recency.iter().sum::<f64>(),
+            "T": s.t.iter().sum::<f64>(),
+            "monetary": s.monetary.iter().sum::<f64>(),
+        },
     });
     println!("{}", serde_json::to_string_pretty(&json).expect("json"));
 }
