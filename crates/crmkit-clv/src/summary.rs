@@ -48,7 +48,8 @@
 //! contiguous) are read in place. Otherwise a two-level counting sort: the rows are scattered
 //! into buckets of 1024 consecutive customer indices, then each bucket, small enough for the
 //! cache, is counting-sorted by day and by customer. Each customer's few rows are then in day
-//! order. Very sparse customer indices (the largest index far above the row count) fall back to a
+//! order. Large inputs share the scatter and the per-bucket sorts between two threads when two
+//! cores are available; the results are the same to the last bit either way. Very sparse customer indices (the largest index far above the row count) fall back to a
 //! comparison sort of the rows. On one core, 10 million shuffled rows of a million customers take
 //! about a quarter of a second; the same rows grouped by customer, a tenth.
 
@@ -589,6 +590,25 @@ impl CustomerSink for Accumulator {
     fn customer(&mut self, customer: u32, rows: &[(i32, f64)]) {
         self.push(customer, rows);
     }
+
+    fn fork(&self) -> Option<Accumulator> {
+        Some(Accumulator::new(self.cal_day, self.unit, self.policy, self.holdout.is_some()))
+    }
+
+    fn join(&mut self, later: Accumulator) {
+        let (o, l) = (&mut self.out, later.out);
+        o.customer.extend_from_slice(&l.customer);
+        o.frequency.extend_from_slice(&l.frequency);
+        o.recency.extend_from_slice(&l.recency);
+        o.t.extend_from_slice(&l.t);
+        o.monetary.extend_from_slice(&l.monetary);
+        o.first_day.extend_from_slice(&l.first_day);
+        if let (Some(h), Some(l)) = (&mut self.holdout, later.holdout) {
+            h.frequency.extend_from_slice(&l.frequency);
+            h.monetary.extend_from_slice(&l.monetary);
+            h.monetary_per_row.extend_from_slice(&l.monetary_per_row);
+        }
+    }
 }
 
 /// Receives each customer's rows from [`for_each_customer`]. Closures are sinks.
@@ -598,6 +618,22 @@ pub(crate) trait CustomerSink {
 
     /// One customer's rows, sorted by `(day, amount)`.
     fn customer(&mut self, customer: u32, rows: &[(i32, f64)]);
+
+    /// An empty sink for a later range of customers, to be filled on another thread and then
+    /// [`join`](CustomerSink::join)ed; `None` (the default) keeps every call on one thread.
+    fn fork(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// Appends what a [`fork`](CustomerSink::fork) received (customers after this sink's).
+    fn join(&mut self, _later: Self)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 impl<F: FnMut(u32, &[(i32, f64)])> CustomerSink for F {
@@ -662,14 +698,15 @@ fn sort_rows(rows: &mut [(i32, f64)]) {
 /// Rows grouped by customer are read in place. Otherwise a two-level counting sort: rows are
 /// scattered into buckets of 1024 consecutive customer indices (few enough write streams to stay
 /// cache friendly), then each bucket, small enough for the cache, is counting-sorted by day and
-/// by customer. Customer indices far above the row count fall back to a comparison sort.
+/// by customer; large inputs on two threads (the sorts too when the sink can
+/// [`fork`](CustomerSink::fork)). Customer indices far above the row count fall back to a comparison sort.
 pub(crate) fn for_each_customer(
     customer: &[u32],
     timestamp_micros: &[i64],
     amount: Option<&[f64]>,
     end_day: i64,
-    skip: impl Fn(f64) -> bool,
-    sink: &mut impl CustomerSink,
+    skip: impl Fn(f64) -> bool + Sync,
+    sink: &mut (impl CustomerSink + Send),
 ) -> Result<()> {
     let n = customer.len();
     let amount_len = amount.map_or(n, <[f64]>::len);
@@ -683,15 +720,6 @@ pub(crate) fn for_each_customer(
                 ),
                 None => format!("customer {n}, timestamp {}", timestamp_micros.len()),
             },
-        });
-    }
-    if let Some(a) = amount
-        && let Some(i) = a.iter().position(|v| !v.is_finite())
-    {
-        return Err(ClvError::InvalidInput {
-            column: "amount".into(),
-            index: i,
-            message: format!("{} is not a finite amount", a[i]),
         });
     }
     let amount_at = |i: usize| amount.map_or(0.0, |a| a[i]);
@@ -735,6 +763,9 @@ pub(crate) fn for_each_customer(
     let mut scratch: Vec<(i32, f64)> = Vec::new();
 
     if grouped {
+        if let Some(a) = amount {
+            check_finite(a)?;
+        }
         if !runs.is_sorted_by_key(|r| r.0) {
             runs.sort_unstable_by_key(|r| r.0);
         }
@@ -751,8 +782,29 @@ pub(crate) fn for_each_customer(
     }
     drop(runs);
 
-    let max_customer = customer.iter().copied().max().map_or(0, |c| c as usize);
-    if max_customer >= dense_limit {
+    // Two threads share the scatter and the per-bucket sorts of large inputs (the result does
+    // not depend on it: each customer's rows are fully sorted before anything is summed).
+    let threads = if n >= PARALLEL_ROWS {
+        std::thread::available_parallelism().map_or(1, |p| p.get()).min(2)
+    } else {
+        1
+    };
+    let mid = if threads == 2 { n / 2 } else { n };
+
+    // Pass 2: per half of the rows, a count of all rows per bucket of 1024 consecutive customers
+    // (so no bucket ever overflows its slots), and the largest customer index.
+    let limit_bucket = dense_limit >> LOW_BITS;
+    let ((mut counts, max0), (counts1, max1)) = both(
+        threads,
+        || bucket_counts(&customer[..mid], limit_bucket),
+        || bucket_counts(&customer[mid..], limit_bucket),
+    );
+    let max_customer = max0.max(max1);
+    if max_customer as usize >= dense_limit {
+        drop((counts, counts1));
+        if let Some(a) = amount {
+            check_finite(a)?;
+        }
         // Sparse indices: a comparison sort of the kept rows.
         let mut rows: Vec<(u32, i32, f64)> =
             (0..n).filter_map(|i| kept(i).map(|(d, a)| (customer[i], d, a))).collect();
@@ -770,80 +822,174 @@ pub(crate) fn for_each_customer(
         }
         return Ok(());
     }
+    let n_buckets = (max_customer as usize >> LOW_BITS) + 1;
+    counts.truncate(n_buckets);
 
-    // Pass 2: the kept rows into buckets of 1024 consecutive customers (sized by a count of all
-    // rows, so no bucket ever grows).
-    let mut sizes = vec![0usize; (max_customer >> LOW_BITS) + 1];
-    for &c in customer {
-        sizes[c as usize >> LOW_BITS] += 1;
+    // Pass 3: every row into its bucket's slots (the first half's rows, then the second's),
+    // packed as `[low customer bits << 32 | day, amount bits]`; a dropped row is overwritten by
+    // the next row of its bucket. Amounts are checked on the way.
+    let mut packed: Vec<Vec<[u64; 2]>> =
+        counts.iter().zip(&counts1).map(|(&c0, &c1)| vec![[0u64; 2]; c0 + c1]).collect();
+    let (mut slots0, mut slots1): (Vec<&mut [Packed]>, Vec<&mut [Packed]>) =
+        packed.iter_mut().zip(&counts).map(|(v, &c0)| v.split_at_mut(c0)).unzip();
+    let scan_half = |range: std::ops::Range<usize>, slots: &mut [&mut [[u64; 2]]]| {
+        let (c, t) = (&customer[range.clone()], &timestamp_micros[range.clone()]);
+        match amount {
+            Some(a) => scatter(c, t, a[range].iter().copied(), end_day, &skip, slots),
+            None => scatter(c, t, std::iter::repeat(0.0), end_day, &skip, slots),
+        }
+    };
+    let ((ends0, scan0), (ends1, scan1)) =
+        both(threads, || scan_half(0..mid, &mut slots0), || scan_half(mid..n, &mut slots1));
+    drop((slots0, slots1));
+    if let Some(a) = amount
+        && !(scan0.finite && scan1.finite)
+    {
+        check_finite(a)?;
     }
-    let mut buckets: Vec<Vec<(u32, i32, f64)>> =
-        sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
-    drop(sizes);
-    // Rows in time order (a common log order) come out of the buckets already in day order.
-    let mut time_ordered = true;
-    let mut previous_day = i32::MIN;
-    for (i, &c) in customer.iter().enumerate() {
-        if let Some((d, a)) = kept(i) {
-            time_ordered &= d >= previous_day;
-            previous_day = d;
-            buckets[c as usize >> LOW_BITS].push((c, d, a));
+    // Each bucket's kept rows made contiguous, in input order.
+    let kept_rows = ends0.iter().chain(&ends1).sum::<usize>();
+    let scan = Scan {
+        finite: true,
+        time_ordered: scan0.time_ordered && scan1.time_ordered && scan0.max_day <= scan1.min_day,
+        min_day: scan0.min_day.min(scan1.min_day),
+        max_day: scan0.max_day.max(scan1.max_day),
+    };
+    let layout: Vec<(usize, usize, usize)> =
+        counts.iter().zip(ends0.iter().zip(&ends1)).map(|(&c0, (&e0, &e1))| (c0, e0, e1)).collect();
+    drop((counts, counts1, ends0, ends1));
+    if kept_rows == 0 {
+        sink.reserve(0);
+        return Ok(());
+    }
+
+    // Pass 4, per bucket: the rows sorted and handed to the sink; on two threads (each half of
+    // the rows) when the sink can fork.
+    let later = if threads == 2 { sink.fork() } else { None };
+    match later {
+        Some(mut later) => {
+            let mut split = 0;
+            let mut seen = 0;
+            while split < layout.len() && 2 * seen < kept_rows {
+                seen += layout[split].1 + layout[split].2;
+                split += 1;
+            }
+            let first_customers = split << LOW_BITS;
+            sink.reserve(first_customers.min(seen));
+            later.reserve(
+                (max_customer as usize + 1 - first_customers.min(max_customer as usize + 1))
+                    .min(kept_rows - seen),
+            );
+            let (p0, p1) = packed.split_at_mut(split);
+            let (l0, l1) = layout.split_at(split);
+            both(
+                2,
+                || sort_buckets(p0, l0, 0, &scan, sink),
+                || sort_buckets(p1, l1, split, &scan, &mut later),
+            );
+            sink.join(later);
+        }
+        None => {
+            sink.reserve(kept_rows.min(max_customer as usize + 1));
+            sort_buckets(&mut packed, &layout, 0, &scan, sink);
         }
     }
+    Ok(())
+}
 
-    let kept_rows: usize = buckets.iter().map(Vec::len).sum();
-    sink.reserve(kept_rows.min(max_customer + 1));
-    // Pass 3, per bucket (in cache): a stable counting sort by day (unless the rows are in time
-    // order already; skipped too when the bucket's days span a very wide range), then a stable
-    // counting sort by customer, so each customer's rows come out sorted by day; same-day rows
-    // are then put in amount order.
-    let mut by_day: Vec<(u32, i32, f64)> = Vec::new();
+/// Inputs with at least this many rows are sorted on two threads when two cores are available.
+const PARALLEL_ROWS: usize = 1 << 17;
+
+/// Runs `a` and `b`, on two threads if `threads` is 2.
+fn both<A: Send, B: Send>(
+    threads: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if threads < 2 {
+        return (a(), b());
+    }
+    std::thread::scope(|s| {
+        let handle = s.spawn(b);
+        let a = a();
+        let b = handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (a, b)
+    })
+}
+
+/// Rows per bucket of `1 << LOW_BITS` customers (indices from `limit_bucket` on share the last
+/// bucket), and the largest customer index (0 without rows).
+fn bucket_counts(customer: &[u32], limit_bucket: usize) -> (Vec<usize>, u32) {
+    let mut counts = vec![0usize; limit_bucket + 1];
+    let mut max_customer = 0u32;
+    for &c in customer {
+        max_customer = max_customer.max(c);
+        counts[(c as usize >> LOW_BITS).min(limit_bucket)] += 1;
+    }
+    (counts, max_customer)
+}
+
+/// Sorts the rows of consecutive buckets (the first is bucket `first`) and hands each customer's
+/// rows to the sink. `layout` gives, per bucket, where the second half's rows start and how
+/// many rows of each half were kept.
+fn sort_buckets(
+    packed: &mut [Vec<[u64; 2]>],
+    layout: &[(usize, usize, usize)],
+    first: usize,
+    scan: &Scan,
+    sink: &mut impl CustomerSink,
+) {
+    // A stable counting sort by day (unless the rows are in time order already; skipped too
+    // when the days span a very wide range), then a stable counting sort by customer, so each
+    // customer's rows come out sorted by day; same-day rows are then put in amount order.
+    let span = (i64::from(scan.max_day) - i64::from(scan.min_day)).max(0) as usize + 1;
+    let mut scratch: Vec<(i32, f64)> = Vec::new();
+    let mut by_day: Vec<[u64; 2]> = Vec::new();
     let mut day_slots: Vec<usize> = Vec::new();
     let mut low = vec![0usize; LOW_MASK + 2];
     let mut cursor = vec![0usize; LOW_MASK + 2];
-    for (h, bucket) in buckets.iter_mut().enumerate() {
-        let bucket = std::mem::take(bucket);
+    for (h, (slots, &(split, end0, end1))) in packed.iter_mut().zip(layout).enumerate() {
+        let mut slots = std::mem::take(slots);
+        slots.copy_within(split..split + end1, end0);
+        let bucket = &slots[..end0 + end1];
         if bucket.is_empty() {
             continue;
         }
-        let (mut first, mut last) = (i32::MAX, i32::MIN);
+        let day_sorted = scan.time_ordered || span <= 4 * bucket.len() + 4096;
         low.fill(0);
-        for r in &bucket {
-            first = first.min(r.1);
-            last = last.max(r.1);
-            low[(r.0 as usize & LOW_MASK) + 1] += 1;
-        }
-        for k in 1..low.len() {
-            low[k] += low[k - 1];
-        }
-        let span = (i64::from(last) - i64::from(first)) as usize + 1;
-        let day_sorted = time_ordered || span <= 4 * bucket.len() + 4096;
-        let source = if day_sorted && !time_ordered {
+        let source = if day_sorted && !scan.time_ordered {
             day_slots.clear();
             day_slots.resize(span + 1, 0);
-            for r in &bucket {
-                day_slots[(r.1 - first) as usize + 1] += 1;
+            for r in bucket {
+                low[(r[0] >> 32) as usize + 1] += 1;
+                day_slots[(packed_day(r) - scan.min_day) as usize + 1] += 1;
             }
             for k in 1..day_slots.len() {
                 day_slots[k] += day_slots[k - 1];
             }
             by_day.clear();
-            by_day.resize(bucket.len(), (0, 0, 0.0));
-            for r in &bucket {
-                let slot = &mut day_slots[(r.1 - first) as usize];
+            by_day.resize(bucket.len(), [0, 0]);
+            for r in bucket {
+                let slot = &mut day_slots[(packed_day(r) - scan.min_day) as usize];
                 by_day[*slot] = *r;
                 *slot += 1;
             }
-            &by_day
+            &by_day[..]
         } else {
-            &bucket
+            for r in bucket {
+                low[(r[0] >> 32) as usize + 1] += 1;
+            }
+            bucket
         };
+        for k in 1..low.len() {
+            low[k] += low[k - 1];
+        }
         scratch.clear();
         scratch.resize(bucket.len(), (0, 0.0));
         cursor.copy_from_slice(&low);
         for r in source {
-            let slot = &mut cursor[r.0 as usize & LOW_MASK];
-            scratch[*slot] = (r.1, r.2);
+            let slot = &mut cursor[(r[0] >> 32) as usize];
+            scratch[*slot] = (packed_day(r), f64::from_bits(r[1]));
             *slot += 1;
         }
         for k in 0..=LOW_MASK {
@@ -856,10 +1002,74 @@ pub(crate) fn for_each_customer(
             } else {
                 sort_rows(rows);
             }
-            sink.customer(((h << LOW_BITS) | k) as u32, rows);
+            sink.customer((((first + h) << LOW_BITS) | k) as u32, rows);
         }
     }
-    Ok(())
+}
+
+/// A row in a bucket: `[low customer bits << 32 | day as u32, amount bits]`.
+type Packed = [u64; 2];
+
+/// The day of a packed row.
+#[inline]
+fn packed_day(r: &[u64; 2]) -> i32 {
+    r[0] as u32 as i32
+}
+
+/// Fails, naming the first row, if an amount is not finite.
+fn check_finite(amount: &[f64]) -> Result<()> {
+    match amount.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(ClvError::InvalidInput {
+            column: "amount".into(),
+            index: i,
+            message: format!("{} is not a finite amount", amount[i]),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What [`scatter`] saw of the rows.
+struct Scan {
+    /// Every amount is finite.
+    finite: bool,
+    /// The kept rows are in day order.
+    time_ordered: bool,
+    /// The first and last kept days (`i32::MAX`, `i32::MIN` without kept rows).
+    min_day: i32,
+    max_day: i32,
+}
+
+/// Packs every row into the next slot of its customer bucket, without branches on the data:
+/// a bucket's cursor only advances past kept rows. Returns the kept rows per bucket.
+fn scatter(
+    customer: &[u32],
+    timestamp_micros: &[i64],
+    amount: impl Iterator<Item = f64>,
+    end_day: i64,
+    skip: &impl Fn(f64) -> bool,
+    slots: &mut [&mut [[u64; 2]]],
+) -> (Vec<usize>, Scan) {
+    let mut ends = vec![0usize; slots.len()];
+    let mut scan = Scan { finite: true, time_ordered: true, min_day: i32::MAX, max_day: i32::MIN };
+    let mut previous = i32::MIN;
+    for ((&c, &ts), a) in customer.iter().zip(timestamp_micros).zip(amount) {
+        let day = day_of(ts);
+        let keep = (day <= end_day) & !skip(a);
+        // Every day fits an i32: |day_of(i64)| ≤ 106 751 992.
+        let d = day as i32;
+        let b = c as usize >> LOW_BITS;
+        let end = &mut ends[b];
+        slots[b][*end] =
+            [(((c as usize & LOW_MASK) as u64) << 32) | u64::from(d as u32), a.to_bits()];
+        *end += usize::from(keep);
+        scan.finite &= a.is_finite();
+        let kept_day = if keep { d } else { previous };
+        scan.time_ordered &= kept_day >= previous;
+        previous = kept_day;
+        scan.min_day = scan.min_day.min(if keep { d } else { i32::MAX });
+        scan.max_day = scan.max_day.max(if keep { d } else { i32::MIN });
+    }
+    (ends, scan)
 }
 
 /// Puts the rows of each day in amount order, given rows sorted by day.
