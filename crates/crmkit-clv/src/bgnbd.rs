@@ -254,6 +254,27 @@ impl BgNbd {
         conditional_multi(Variant::Bg, self.params(), ts, x, t_x, big_t)
     }
 
+    /// `Σ_k w_k (E[Y(u_k)] − E[Y(l_k)])` per customer for `steps` of `(u, l, w)` (see
+    /// `clv::RepeatPurchaseModel::discounted_purchases`), one pass over the customers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = crmkit_clv::bgnbd::BgNbd::new(0.243, 4.414, 0.793, 2.426)?;
+    /// let d = m.discounted_purchases(&[(39.0, 0.0, 1.0)], &[2.0], &[30.43], &[38.86])?;
+    /// assert!((d[0] - 1.226).abs() < 1e-3);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn discounted_purchases(
+        &self,
+        steps: &[(f64, f64, f64)],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<f64>> {
+        conditional_discounted(Variant::Bg, self.params(), steps, x, t_x, big_t)
+    }
+
     /// P(alive at T | x, t_x, T) for each customer (FHL 2005, eq. 11); 1 when `x = 0`.
     ///
     /// Validates the columns like [`BgNbd::conditional_expected_purchases`].
@@ -510,6 +531,53 @@ pub(crate) fn conditional_multi(
                 .map(|i| if alive[i] == 0.0 { 0.0 } else { alive[i] * e[group[i] as usize] })
                 .collect(),
         );
+    }
+    Ok(out)
+}
+
+/// Discounted expected purchases: P(alive) and the (x, T) groups once, and per group the
+/// weighted sum of the posterior expectation's increments.
+pub(crate) fn conditional_discounted(
+    v: Variant,
+    p: [f64; 4],
+    steps: &[(f64, f64, f64)],
+    x: &[f64],
+    t_x: &[f64],
+    big_t: &[f64],
+) -> Result<Vec<f64>> {
+    for &(u, l, _) in steps {
+        check_horizon(u)?;
+        check_horizon(l)?;
+    }
+    check_columns(x, t_x, big_t)?;
+    let [r, alpha, a, b] = p;
+    let mut out = Vec::with_capacity(x.len());
+    let mut per_group: std::collections::HashMap<(u64, u64), f64> =
+        std::collections::HashMap::new();
+    for i in 0..x.len() {
+        let alive = logistic_complement(ln_dropout_odds(v, &p, x[i], t_x[i], big_t[i]));
+        if alive == 0.0 {
+            out.push(0.0);
+            continue;
+        }
+        let d = *per_group.entry((x[i].to_bits(), big_t[i].to_bits())).or_insert_with(|| {
+            let e = |t: f64| {
+                if t == 0.0 {
+                    0.0
+                } else {
+                    expectation(
+                        Kind::Purchases,
+                        r + x[i],
+                        alpha + big_t[i],
+                        a,
+                        b + x[i] + v.shift(),
+                        t,
+                    )
+                }
+            };
+            steps.iter().map(|&(u, l, w)| w * (e(u) - e(l))).sum()
+        });
+        out.push(alive * d);
     }
     Ok(out)
 }

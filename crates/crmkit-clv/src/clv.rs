@@ -151,6 +151,51 @@ pub trait RepeatPurchaseModel {
     ) -> Result<Vec<Vec<f64>>> {
         ts.iter().map(|&t| self.conditional_expected_purchases(t, x, t_x, big_t)).collect()
     }
+
+    /// `Σ_k weight_k · (E[Y(upper_k)] − E[Y(lower_k)])` per customer, for `steps` of
+    /// `(upper, lower, weight)`: the discounted expected purchases CLV multiplies by spend.
+    /// Models override it to avoid materialising every horizon for every customer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::bgnbd::BgNbd;
+    /// use crmkit_clv::clv::RepeatPurchaseModel;
+    /// let m = BgNbd::new(0.243, 4.414, 0.793, 2.426)?;
+    /// let d = RepeatPurchaseModel::discounted_purchases(&m, &[(39.0, 0.0, 1.0)], &[2.0], &[30.43], &[38.86])?;
+    /// let e = RepeatPurchaseModel::conditional_expected_purchases(&m, 39.0, &[2.0], &[30.43], &[38.86])?;
+    /// assert!((d[0] - e[0]).abs() < 1e-12);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    fn discounted_purchases(
+        &self,
+        steps: &[(f64, f64, f64)],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<f64>> {
+        let n = x.len();
+        let mut out = vec![0.0; n];
+        for &(upper, lower, weight) in steps {
+            let expected = |t: f64| -> Result<Vec<f64>> {
+                if t == 0.0 {
+                    return Ok(vec![0.0; n]);
+                }
+                let e = self.conditional_expected_purchases(t, x, t_x, big_t)?;
+                if e.len() != n {
+                    return Err(ClvError::LengthMismatch {
+                        message: format!("the model returned {} values for {n} customers", e.len()),
+                    });
+                }
+                Ok(e)
+            };
+            let (u, l) = (expected(upper)?, expected(lower)?);
+            for j in 0..n {
+                out[j] += weight * (u[j] - l[j]);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl RepeatPurchaseModel for BgNbd {
@@ -173,6 +218,16 @@ impl RepeatPurchaseModel for BgNbd {
     ) -> Result<Vec<Vec<f64>>> {
         BgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
     }
+
+    fn discounted_purchases(
+        &self,
+        steps: &[(f64, f64, f64)],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<f64>> {
+        BgNbd::discounted_purchases(self, steps, x, t_x, big_t)
+    }
 }
 
 impl RepeatPurchaseModel for MbgNbd {
@@ -194,6 +249,16 @@ impl RepeatPurchaseModel for MbgNbd {
         big_t: &[f64],
     ) -> Result<Vec<Vec<f64>>> {
         MbgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
+    }
+
+    fn discounted_purchases(
+        &self,
+        steps: &[(f64, f64, f64)],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<f64>> {
+        MbgNbd::discounted_purchases(self, steps, x, t_x, big_t)
     }
 }
 
@@ -379,34 +444,24 @@ pub fn customer_lifetime_value(
             // lifetimes: for i in np.arange(1, time + 1) * factor:
             //   clv += m * (predict(i) - predict(i - factor)) / (1 + d) ** (i / factor)
             // Both ends are evaluated as lifetimes does (i − factor is not always (k−1)·factor
-            // in floating point), all horizons in one call so the model shares its work.
-            let mut horizons = Vec::with_capacity(2 * periods as usize);
-            for k in 1..=periods {
-                let i = f64::from(k) * period_length;
-                horizons.push(i);
-                horizons.push(i - period_length);
+            // in floating point); the model sums the discounted increments in one pass.
+            let steps: Vec<(f64, f64, f64)> = (1..=periods)
+                .map(|k| {
+                    let i = f64::from(k) * period_length;
+                    (i, i - period_length, 1.0 / (1.0 + rate_per_period).powf(i / period_length))
+                })
+                .collect();
+            let discounted = model.discounted_purchases(&steps, x, t_x, big_t)?;
+            if discounted.len() != n {
+                return Err(ClvError::LengthMismatch {
+                    message: format!(
+                        "the model returned {} values for {n} customers",
+                        discounted.len()
+                    ),
+                });
             }
-            let positive: Vec<f64> = horizons.iter().copied().filter(|t| *t != 0.0).collect();
-            let mut values =
-                model.conditional_expected_purchases_at(&positive, x, t_x, big_t)?.into_iter();
-            let mut at = Vec::with_capacity(horizons.len());
-            for t in &horizons {
-                let e = if *t == 0.0 { vec![0.0; n] } else { values.next().unwrap_or_default() };
-                if e.len() != n {
-                    return Err(ClvError::LengthMismatch {
-                        message: format!("the model returned {} values for {n} customers", e.len()),
-                    });
-                }
-                at.push(e);
-            }
-            for k in 1..=periods {
-                let i = f64::from(k) * period_length;
-                let upper = &at[2 * (k as usize - 1)];
-                let lower = &at[2 * (k as usize - 1) + 1];
-                let divisor = (1.0 + rate_per_period).powf(i / period_length);
-                for j in 0..n {
-                    clv[j] += (spend[j] * (upper[j] - lower[j])) / divisor;
-                }
+            for j in 0..n {
+                clv[j] = spend[j] * discounted[j];
             }
         }
         Discounting::Continuous { rate, horizon, steps } => {

@@ -52,8 +52,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bgnbd::Likelihood;
 use crate::bgnbd::{
-    Kind, Variant, check_parameters, conditional, conditional_multi, expectation, fit_cells,
-    purchases_pmf,
+    Kind, Variant, check_parameters, conditional, conditional_discounted, conditional_multi,
+    expectation, fit_cells, purchases_pmf,
 };
 use crate::data::Cells;
 use crate::error::Result;
@@ -230,6 +230,26 @@ impl MbgNbd {
         big_t: &[f64],
     ) -> Result<Vec<Vec<f64>>> {
         conditional_multi(Variant::Mbg, self.params(), ts, x, t_x, big_t)
+    }
+
+    /// `Σ_k w_k (E[Y(u_k)] − E[Y(l_k)])` per customer for `steps` of `(u, l, w)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = crmkit_clv::mbgnbd::MbgNbd::new(0.525, 6.183, 0.891, 1.614)?;
+    /// let d = m.discounted_purchases(&[(39.0, 0.0, 1.0)], &[2.0], &[30.43], &[38.86])?;
+    /// assert!(d[0] > 0.0);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn discounted_purchases(
+        &self,
+        steps: &[(f64, f64, f64)],
+        x: &[f64],
+        t_x: &[f64],
+        big_t: &[f64],
+    ) -> Result<Vec<f64>> {
+        conditional_discounted(Variant::Mbg, self.params(), steps, x, t_x, big_t)
     }
 
     /// P(alive at T | x, t_x, T) per customer; below 1 even for `x = 0`.
