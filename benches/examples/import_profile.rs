@@ -35,7 +35,7 @@ fn main() {
             data.as_bytes(),
             &mapping,
             ImportOptions::new("gen.csv")
-                .batch_size(args.get(3).and_then(|b| b.parse().ok()).unwrap_or(10_000)),
+                .batch_size(args.get(3).and_then(|b| b.parse().ok()).unwrap_or(50_000)),
         )
         .expect("import");
     let secs = started.elapsed().as_secs_f64();
