@@ -388,37 +388,8 @@ fn check_horizon(t: f64) -> Result<()> {
     }
 }
 
-/// Checks per-customer columns: same length, finite, `x` whole ≥ 0, `0 ≤ t_x ≤ T`, `t_x = 0`
-/// when `x = 0`. Errors name the column ("frequency", "recency", "T") and the row.
-fn check_columns(x: &[f64], t_x: &[f64], big_t: &[f64]) -> Result<()> {
-    let n = x.len();
-    if t_x.len() != n || big_t.len() != n {
-        return Err(ClvError::LengthMismatch {
-            message: format!("frequency {n}, recency {}, T {}", t_x.len(), big_t.len()),
-        });
-    }
-    let bad = |column: &str, index: usize, message: String| ClvError::InvalidInput {
-        column: column.into(),
-        index,
-        message,
-    };
-    for i in 0..n {
-        let (xi, txi, ti) = (x[i], t_x[i], big_t[i]);
-        if !(xi.is_finite() && xi >= 0.0 && xi.fract() == 0.0) {
-            return Err(bad("frequency", i, format!("{xi} is not a whole number ≥ 0")));
-        }
-        if !(ti.is_finite() && ti >= 0.0) {
-            return Err(bad("T", i, format!("{ti} is not a finite number ≥ 0")));
-        }
-        if !(txi.is_finite() && txi >= 0.0 && txi <= ti) {
-            return Err(bad("recency", i, format!("{txi} is not within [0, T = {ti}]")));
-        }
-        if xi == 0.0 && txi != 0.0 {
-            return Err(bad("recency", i, format!("{txi} with frequency 0 (must be 0)")));
-        }
-    }
-    Ok(())
-}
+// Every model checks its prediction columns with the same rule.
+use crate::data::check_prediction_columns as check_columns;
 
 /// ln of the odds that a customer has dropped out rather than being alive at `T`:
 /// `ln(a/(b+x−1+s)) + (r+x) (ln(α+T) − ln(α+t_x))`; −∞ when they cannot have dropped out.

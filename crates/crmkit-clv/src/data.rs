@@ -26,6 +26,48 @@ pub struct Cells {
     pub weight: Vec<f64>,
 }
 
+/// Checks the per-customer columns a prediction takes: equal lengths, `x` a whole number ≥ 0,
+/// `0 ≤ t_x ≤ T`, `t_x = 0` when `x = 0`, all finite (`T = 0` is allowed: a customer seen today).
+/// Errors name the column and the row.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::data::check_prediction_columns;
+/// assert!(check_prediction_columns(&[1.0], &[2.0], &[3.0]).is_ok());
+/// let e = check_prediction_columns(&[0.0], &[2.0], &[3.0]).unwrap_err();
+/// assert!(e.to_string().contains("recency at row 0"));
+/// ```
+pub fn check_prediction_columns(x: &[f64], t_x: &[f64], big_t: &[f64]) -> Result<()> {
+    let n = x.len();
+    if t_x.len() != n || big_t.len() != n {
+        return Err(ClvError::LengthMismatch {
+            message: format!("frequency {n}, recency {}, T {}", t_x.len(), big_t.len()),
+        });
+    }
+    let bad = |column: &str, index: usize, message: String| ClvError::InvalidInput {
+        column: column.into(),
+        index,
+        message,
+    };
+    for i in 0..n {
+        let (xi, txi, ti) = (x[i], t_x[i], big_t[i]);
+        if !(xi.is_finite() && xi >= 0.0 && xi.fract() == 0.0) {
+            return Err(bad("frequency", i, format!("{xi} is not a whole number ≥ 0")));
+        }
+        if !(ti.is_finite() && ti >= 0.0) {
+            return Err(bad("T", i, format!("{ti} is not a finite number ≥ 0")));
+        }
+        if !(txi.is_finite() && txi >= 0.0 && txi <= ti) {
+            return Err(bad("recency", i, format!("{txi} is not within [0, T = {ti}]")));
+        }
+        if xi == 0.0 && txi != 0.0 {
+            return Err(bad("recency", i, format!("{txi} with frequency 0 (must be 0)")));
+        }
+    }
+    Ok(())
+}
+
 impl Cells {
     /// Collapses per-customer columns into cells, checking every value: `x` a whole number ≥ 0,
     /// `0 ≤ t_x ≤ T`, `T > 0`, `t_x = 0` when `x = 0`, all finite.

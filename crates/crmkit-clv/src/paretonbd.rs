@@ -537,33 +537,8 @@ fn flat_boundaries(prep: &Prepared, theta: [f64; 4], ll: f64, known: &[String]) 
 // ------------------------------------------------------------------------------------------------
 // Input validation
 
-/// Checks the customer columns: same lengths, finite, `x` whole ≥ 0, `0 ≤ t_x ≤ T`.
-fn validate(x: &[f64], t_x: &[f64], big_t: &[f64]) -> Result<()> {
-    let n = x.len();
-    if t_x.len() != n || big_t.len() != n {
-        return Err(ClvError::LengthMismatch {
-            message: format!("frequency {n}, recency {}, T {}", t_x.len(), big_t.len()),
-        });
-    }
-    let bad = |column: &str, index: usize, message: String| ClvError::InvalidInput {
-        column: column.into(),
-        index,
-        message,
-    };
-    for i in 0..n {
-        let (xi, txi, ti) = (x[i], t_x[i], big_t[i]);
-        if !(xi.is_finite() && xi >= 0.0 && xi.fract() == 0.0) {
-            return Err(bad("frequency", i, format!("{xi} is not a whole number ≥ 0")));
-        }
-        if !(ti.is_finite() && ti >= 0.0) {
-            return Err(bad("T", i, format!("{ti} is not a finite number ≥ 0")));
-        }
-        if !(txi.is_finite() && txi >= 0.0 && txi <= ti) {
-            return Err(bad("recency", i, format!("{txi} is not within [0, T = {ti}]")));
-        }
-    }
-    Ok(())
-}
+// Every model checks its prediction columns with the same rule.
+use crate::data::check_prediction_columns as validate;
 
 /// Checks a prediction horizon `t`: finite and ≥ 0.
 fn validate_t(t: f64) -> Result<()> {
