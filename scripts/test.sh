@@ -17,5 +17,9 @@ cargo test --workspace --no-fail-fast
 step "docs (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+step "examples run"
+cargo run --quiet -p crmkit-examples --example quickstart > /dev/null
+echo "quickstart: ok"
+
 step "the demo's figures"
 scripts/check-demo.sh
