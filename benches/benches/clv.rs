@@ -15,15 +15,7 @@ use crmkit_clv::paretonbd::ParetoNbd;
 use crmkit_clv::summary::{Summary, SummaryOptions, TimeUnit, summary};
 
 fn cdnow_master_summary() -> Summary {
-    let text = std::str::from_utf8(crmkit_benches::CDNOW_MASTER).expect("utf-8");
-    let (mut c, mut t, mut a) = (Vec::new(), Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let date = chrono::NaiveDate::parse_from_str(f[1], "%Y%m%d").expect("date");
-        c.push(f[0].parse::<u32>().expect("id"));
-        t.push(date.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
-        a.push(f[3].parse::<f64>().expect("amount"));
-    }
+    let (c, t, a) = crmkit_benches::cdnow_master_columns();
     let end = chrono::NaiveDate::from_ymd_opt(1998, 6, 30)
         .expect("date")
         .and_hms_opt(23, 59, 59)
@@ -35,20 +27,6 @@ fn cdnow_master_summary() -> Summary {
         &SummaryOptions::new(end.and_utc().timestamp_micros()).time_unit(TimeUnit::Week),
     )
     .expect("summary")
-}
-
-/// The formula-made log of `benches/examples/clv_timings.rs` (and of the Python peers).
-fn synthetic(rows: usize, customers: u64) -> (Vec<u32>, Vec<i64>, Vec<f64>) {
-    let start = 1_672_531_200_i64 * 1_000_000;
-    let mut c = Vec::with_capacity(rows);
-    let mut t = Vec::with_capacity(rows);
-    let mut a = Vec::with_capacity(rows);
-    for i in 0..rows as u64 {
-        c.push(((i * 7919) % customers) as u32);
-        t.push(start + ((i * 104_729) % 540) as i64 * 86_400_000_000);
-        a.push(((i * 31) % 10_000) as f64 / 100.0 + 1.0);
-    }
-    (c, t, a)
 }
 
 fn fits(c: &mut Criterion) {
@@ -72,7 +50,7 @@ fn fits(c: &mut Criterion) {
 }
 
 fn summaries(c: &mut Criterion) {
-    let (cust, ts, amount) = synthetic(10_000_000, 1_000_000);
+    let (cust, ts, amount) = crmkit_benches::synthetic_columns(10_000_000, 1_000_000);
     let end = 1_672_531_200_i64 * 1_000_000 + 540 * 86_400_000_000;
     let options = SummaryOptions::new(end).time_unit(TimeUnit::Week);
     let mut g = c.benchmark_group("rfm_summary");
@@ -86,7 +64,7 @@ fn summaries(c: &mut Criterion) {
 }
 
 fn clv(c: &mut Criterion) {
-    let (cust, ts, amount) = synthetic(10_000_000, 1_000_000);
+    let (cust, ts, amount) = crmkit_benches::synthetic_columns(10_000_000, 1_000_000);
     let end = 1_672_531_200_i64 * 1_000_000 + 540 * 86_400_000_000;
     let s = summary(&cust, &ts, &amount, &SummaryOptions::new(end).time_unit(TimeUnit::Week))
         .expect("summary");

@@ -26,45 +26,13 @@ fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, last.expect("at least one run"))
 }
 
-/// The synthetic transaction log shared with `benches/compare/time_peers.py`: row i belongs to
-/// customer (i · 7919) mod C, on day (i · 104729) mod 540 after 2023-01-01, spending
-/// ((i · 31) mod 10000) / 100 + 1. Formula-made, so both languages build the same rows.
-fn synthetic(rows: usize, customers: u64) -> (Vec<u32>, Vec<i64>, Vec<f64>) {
-    let start = 1_672_531_200_i64 * 1_000_000; // 2023-01-01T00:00:00Z in µs
-    let mut c = Vec::with_capacity(rows);
-    let mut t = Vec::with_capacity(rows);
-    let mut a = Vec::with_capacity(rows);
-    for i in 0..rows as u64 {
-        c.push(((i * 7919) % customers) as u32);
-        t.push(start + ((i * 104_729) % 540) as i64 * 86_400_000_000);
-        a.push(((i * 31) % 10_000) as f64 / 100.0 + 1.0);
-    }
-    (c, t, a)
-}
-
-fn cdnow_master() -> (Vec<u32>, Vec<i64>, Vec<f64>) {
-    let text = std::str::from_utf8(crmkit_benches::CDNOW_MASTER).expect("utf-8");
-    let (mut c, mut t, mut a) = (Vec::new(), Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 4 {
-            continue;
-        }
-        let date = chrono::NaiveDate::parse_from_str(f[1], "%Y%m%d").expect("date");
-        c.push(f[0].parse::<u32>().expect("id"));
-        t.push(date.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
-        a.push(f[3].parse::<f64>().expect("amount"));
-    }
-    (c, t, a)
-}
-
 fn main() {
     let end_1998 = chrono::NaiveDate::from_ymd_opt(1998, 6, 30)
         .and_then(|d| d.and_hms_opt(23, 59, 59))
         .expect("date")
         .and_utc()
         .timestamp_micros();
-    let (c, t, a) = cdnow_master();
+    let (c, t, a) = crmkit_benches::cdnow_master_columns();
     let options = SummaryOptions::new(end_1998)
         .time_unit(TimeUnit::Week)
         .non_positive(NonPositiveAmounts::Keep);
@@ -75,7 +43,7 @@ fn main() {
     let bg = BgNbd::new(0.243, 4.414, 0.793, 2.426).expect("bgnbd");
     let (pareto_fit, _) = best(3, || ParetoNbd::fit(&cells).expect("pareto"));
 
-    let (c10, t10, a10) = synthetic(10_000_000, 1_000_000);
+    let (c10, t10, a10) = crmkit_benches::synthetic_columns(10_000_000, 1_000_000);
     let end_synth = 1_672_531_200_i64 * 1_000_000 + 540 * 86_400_000_000;
     let synth_options = SummaryOptions::new(end_synth).time_unit(TimeUnit::Week);
     let (summary_10m, s10) =

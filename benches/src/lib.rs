@@ -35,3 +35,60 @@ pub fn generated_transactions(rows: usize, customers: usize) -> String {
     }
     out
 }
+
+/// The formula-made log shared with `benches/compare/time_peers.py`: row i belongs to customer
+/// (i · 7919) mod `customers`, on day (i · 104729) mod 540 after 2023-01-01 (UTC), spending
+/// ((i · 31) mod 10000) / 100 + 1. No random generator, so both languages build the same rows.
+/// Returns (customer index, timestamp µs, amount) columns.
+///
+/// # Examples
+///
+/// ```
+/// let (c, t, a) = crmkit_benches::synthetic_columns(3, 2);
+/// assert_eq!((c, a), (vec![0, 1, 0], vec![1.0, 1.31, 1.62]));
+/// assert_eq!(t[0], 1_672_531_200_000_000);
+/// ```
+pub fn synthetic_columns(rows: usize, customers: u64) -> (Vec<u32>, Vec<i64>, Vec<f64>) {
+    let mut c = Vec::with_capacity(rows);
+    let mut t = Vec::with_capacity(rows);
+    let mut a = Vec::with_capacity(rows);
+    for i in 0..rows as u64 {
+        c.push(((i * 7919) % customers) as u32);
+        t.push(SYNTHETIC_START_MICROS + ((i * 104_729) % 540) as i64 * 86_400_000_000);
+        a.push(((i * 31) % 10_000) as f64 / 100.0 + 1.0);
+    }
+    (c, t, a)
+}
+
+/// 2023-01-01T00:00:00Z in microseconds: the first day of [`synthetic_columns`].
+pub const SYNTHETIC_START_MICROS: i64 = 1_672_531_200_000_000;
+
+/// The CDNOW master log as (customer id, timestamp µs, amount) columns.
+///
+/// # Examples
+///
+/// ```
+/// let (c, _, a) = crmkit_benches::cdnow_master_columns();
+/// assert_eq!((c.len(), c[0], a[0]), (69_659, 1, 11.77));
+/// ```
+pub fn cdnow_master_columns() -> (Vec<u32>, Vec<i64>, Vec<f64>) {
+    let text = std::str::from_utf8(CDNOW_MASTER).unwrap_or_default();
+    let (mut c, mut t, mut a) = (Vec::new(), Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(id), Some(day), Some(amount)) = (f.first(), f.get(1), f.get(3)) else {
+            continue;
+        };
+        let (Ok(id), Ok(date), Ok(amount)) = (
+            id.parse::<u32>(),
+            chrono::NaiveDate::parse_from_str(day, "%Y%m%d"),
+            amount.parse::<f64>(),
+        ) else {
+            continue;
+        };
+        c.push(id);
+        t.push(date.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp_micros()));
+        a.push(amount);
+    }
+    (c, t, a)
+}
