@@ -90,6 +90,16 @@ pub enum Error {
         /// The type asked for.
         requested: String,
     },
+    /// A segment rule that does not parse.
+    #[error("rule, line {line}, column {column}: {message}")]
+    InvalidRule {
+        /// 1-based line.
+        line: u32,
+        /// 1-based column (in characters).
+        column: u32,
+        /// What was expected and what was found.
+        message: String,
+    },
     /// Input data could not be parsed at all (not a value problem: the file itself).
     #[error("malformed input: {message}")]
     Malformed {
@@ -217,7 +227,10 @@ impl Error {
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Validation { .. } | Error::CurrencyMismatch { .. } | Error::Malformed { .. } => {
+            Error::Validation { .. }
+            | Error::CurrencyMismatch { .. }
+            | Error::Malformed { .. }
+            | Error::InvalidRule { .. } => {
                 ErrorKind::Validation
             }
             Error::Import(inner) => inner.cause.kind(),

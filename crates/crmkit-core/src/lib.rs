@@ -27,6 +27,7 @@ pub mod ids;
 pub mod import;
 pub mod interaction;
 pub mod money;
+pub mod rules;
 pub mod store;
 pub mod time;
 pub mod valuation;
