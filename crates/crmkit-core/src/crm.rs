@@ -43,8 +43,9 @@ use crate::time::{Clock, SystemClock};
 /// ```
 #[derive(Clone)]
 pub struct Crm {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    pub(crate) automation: Arc<crate::automation::engine::AutomationState>,
 }
 
 impl std::fmt::Debug for Crm {
@@ -77,7 +78,7 @@ impl Crm {
     /// # let _ = crm;
     /// ```
     pub fn from_arc(store: Arc<dyn Store>) -> Crm {
-        Crm { store, clock: Arc::new(SystemClock) }
+        Crm { store, clock: Arc::new(SystemClock), automation: Default::default() }
     }
 
     /// A CRM on a fresh [`MemoryStore`].
@@ -182,7 +183,7 @@ impl Crm {
         let mut batch = WriteBatch::new();
         batch.push(WriteOp::InsertCustomer(customer.clone()));
         batch.push(WriteOp::Audit(audit));
-        self.store.apply(batch)?;
+        self.commit(batch)?;
         Ok(customer)
     }
 
@@ -281,7 +282,7 @@ impl Crm {
             expected_revision: current.revision,
         });
         batch.ops.extend(audit.into_iter().map(WriteOp::Audit));
-        self.store.apply(batch)?;
+        self.commit(batch)?;
         Ok(next)
     }
 
@@ -459,7 +460,7 @@ impl Crm {
             i.validate()?;
             batch.push(WriteOp::AppendInteraction(i));
         }
-        self.store.apply(batch)
+        self.commit(batch)
     }
 
     /// A customer's interactions in a time range, oldest first.
@@ -1027,7 +1028,7 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_tag(tag: &str) -> Result<String> {
+pub(crate) fn validate_tag(tag: &str) -> Result<String> {
     let t = tag.trim();
     if t.is_empty() || t.len() > 100 || t.chars().any(char::is_control) {
         return Err(Error::validation(
@@ -1038,7 +1039,7 @@ fn validate_tag(tag: &str) -> Result<String> {
     Ok(t.to_owned())
 }
 
-fn check_attribute(
+pub(crate) fn check_attribute(
     fields: &HashMap<String, FieldDef>,
     name: &str,
     value: &AttributeValue,
@@ -1077,7 +1078,12 @@ fn set_consent(
 }
 
 /// One audit record per changed field.
-fn diff(old: &Customer, new: &Customer, at: DateTime<Utc>, actor: &str) -> Vec<AuditRecord> {
+pub(crate) fn diff(
+    old: &Customer,
+    new: &Customer,
+    at: DateTime<Utc>,
+    actor: &str,
+) -> Vec<AuditRecord> {
     let mut out = Vec::new();
     let mut push = |field: String, o: Option<Value>, n: Option<Value>| {
         if o != n {

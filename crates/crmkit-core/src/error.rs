@@ -230,9 +230,7 @@ impl Error {
             Error::Validation { .. }
             | Error::CurrencyMismatch { .. }
             | Error::Malformed { .. }
-            | Error::InvalidRule { .. } => {
-                ErrorKind::Validation
-            }
+            | Error::InvalidRule { .. } => ErrorKind::Validation,
             Error::Import(inner) => inner.cause.kind(),
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::DuplicateIdentityKey { .. }

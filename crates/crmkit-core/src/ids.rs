@@ -125,3 +125,45 @@ impl fmt::Display for InteractionId {
         write!(f, "{}", self.0)
     }
 }
+
+/// A task's id: a UUID (version 7), made by the engine like a [`CustomerId`].
+///
+/// # Examples
+///
+/// ```
+/// let id = crmkit_core::TaskId::new();
+/// assert_eq!(id.to_string().parse::<crmkit_core::TaskId>()?, id);
+/// # Ok::<(), crmkit_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub Uuid);
+
+impl TaskId {
+    /// A fresh, time-ordered id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_ne!(crmkit_core::TaskId::new(), crmkit_core::TaskId::new());
+    /// ```
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> TaskId {
+        TaskId(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for TaskId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s.trim())
+            .map(TaskId)
+            .map_err(|e| Error::validation("task id", format!("{s:?} is not a UUID: {e}")))
+    }
+}

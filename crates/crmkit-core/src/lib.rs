@@ -19,6 +19,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+pub mod automation;
 mod crm;
 pub mod customer;
 pub mod error;
@@ -41,7 +42,7 @@ pub use customer::{
 };
 pub use error::{BoxError, Error, ErrorKind, ImportError, Location, Result};
 pub use identity::{IdentityKey, IdentityKind};
-pub use ids::{CustomerId, InteractionId};
+pub use ids::{CustomerId, InteractionId, TaskId};
 pub use import::{
     CustomerField, CustomerMapping, ImportOptions, ImportProgress, ImportReport, InputFormat,
     InteractionField, InteractionMapping,

@@ -476,7 +476,7 @@ impl Crm {
         let mut batch = WriteBatch::new();
         batch.push(WriteOp::SaveModel(record.clone()));
         batch.push(WriteOp::SaveScores(scores.clone()));
-        self.store().apply(batch)?;
+        self.commit(batch)?;
         Ok(ValueReport { record, models, scores, revenue, other_currency_rows })
     }
 

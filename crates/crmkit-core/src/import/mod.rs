@@ -659,7 +659,7 @@ impl<'c, 'o> Batcher<'c, 'o> {
         let updated =
             batch.ops.iter().filter(|op| matches!(op, WriteOp::UpdateCustomer { .. })).count()
                 as u64;
-        let outcome = self.crm.store().apply(batch).map_err(|cause| {
+        let outcome = self.crm.commit(batch).map_err(|cause| {
             Error::Import(Box::new(ImportError {
                 location: self.location(first_line, None),
                 cause,

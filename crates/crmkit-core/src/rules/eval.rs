@@ -48,7 +48,11 @@ impl InteractionFact {
     /// assert_eq!(f.kind, "note");
     /// ```
     pub fn new(kind: &crate::InteractionKind, occurred_at: DateTime<Utc>) -> InteractionFact {
-        InteractionFact { kind: kind.name().to_owned(), occurred_at, amount: kind.amount().cloned() }
+        InteractionFact {
+            kind: kind.name().to_owned(),
+            occurred_at,
+            amount: kind.amount().cloned(),
+        }
     }
 }
 
@@ -305,7 +309,9 @@ fn get<'a>(
             let n = facts
                 .interactions
                 .iter()
-                .filter(|f| kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, *window_days))
+                .filter(|f| {
+                    kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, *window_days)
+                })
                 .count();
             Got::Num(Decimal::from(n))
         }
@@ -320,7 +326,9 @@ fn get<'a>(
             let total: Decimal = facts
                 .interactions
                 .iter()
-                .filter(|f| kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, Some(*window_days)))
+                .filter(|f| {
+                    kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, Some(*window_days))
+                })
                 .filter_map(|f| f.amount.as_ref())
                 .filter(|m| m.currency == currency)
                 .map(|m| m.amount)
@@ -342,7 +350,8 @@ fn get<'a>(
                 if let Literal::Number(n) = l {
                     let floor = n.floor().to_i64().unwrap_or(i64::MAX / 2);
                     for k in [floor, floor + 1, floor + 2] {
-                        if let Some(at) = TimeDelta::try_days(k).and_then(|d| last.checked_add_signed(d))
+                        if let Some(at) =
+                            TimeDelta::try_days(k).and_then(|d| last.checked_add_signed(d))
                             && at > now
                         {
                             bump(next, at);
@@ -363,7 +372,9 @@ fn get<'a>(
             }
             _ => Got::Absent,
         },
-        Value::RfmSegment => score.filter(|s| !s.segment.is_empty()).map_or(Got::Absent, |s| Got::Text(&s.segment)),
+        Value::RfmSegment => {
+            score.filter(|s| !s.segment.is_empty()).map_or(Got::Absent, |s| Got::Text(&s.segment))
+        }
         Value::PAlive => f64_of(score.map(|s| s.p_alive)),
         Value::ExpectedPurchases => f64_of(score.map(|s| s.expected_purchases)),
         Value::ExpectedSpend => f64_of(score.and_then(|s| s.expected_spend)),
@@ -388,8 +399,12 @@ fn order(got: &Got<'_>, lit: &Literal) -> Option<Ordering> {
         (Got::Num(n), Literal::Money { amount, .. }) => Some(n.cmp(amount)),
         (Got::Float(x), Literal::Number(l)) => x.partial_cmp(&l.to_f64()?),
         (Got::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
-        (Got::Date(d), Literal::Text(l)) => Some(d.cmp(&NaiveDate::parse_from_str(l, "%Y-%m-%d").ok()?)),
-        (Got::Datetime(t), Literal::Text(l)) => Some(t.cmp(&crate::time::parse_timestamp("rule", l, None).ok()?)),
+        (Got::Date(d), Literal::Text(l)) => {
+            Some(d.cmp(&NaiveDate::parse_from_str(l, "%Y-%m-%d").ok()?))
+        }
+        (Got::Datetime(t), Literal::Text(l)) => {
+            Some(t.cmp(&crate::time::parse_timestamp("rule", l, None).ok()?))
+        }
         (Got::Stage(s), Literal::Text(l)) => {
             let want: LifecycleStage = l.parse().ok()?;
             Some(if **s == want { Ordering::Equal } else { s.to_string().cmp(&want.to_string()) })
@@ -400,7 +415,12 @@ fn order(got: &Got<'_>, lit: &Literal) -> Option<Ordering> {
     }
 }
 
-fn predicate(p: &Predicate, facts: &Facts<'_>, now: DateTime<Utc>, next: &mut Option<DateTime<Utc>>) -> bool {
+fn predicate(
+    p: &Predicate,
+    facts: &Facts<'_>,
+    now: DateTime<Utc>,
+    next: &mut Option<DateTime<Utc>>,
+) -> bool {
     let c = facts.customer;
     match p {
         Predicate::Compare { value, cmp, literal } => {

@@ -740,7 +740,10 @@ fn check_predicate(p: &Predicate, fields: &[FieldDef]) -> Result<()> {
             if !matches!(ty, Ty::Text | Ty::TextList) {
                 return Err(Error::validation(
                     "rule",
-                    format!("in `{p}`: contains needs a text or a list, and {value} is a {}", ty.name()),
+                    format!(
+                        "in `{p}`: contains needs a text or a list, and {value} is a {}",
+                        ty.name()
+                    ),
                 ));
             }
             if !matches!(literal, Literal::Text(_)) {

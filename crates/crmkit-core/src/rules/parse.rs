@@ -103,9 +103,9 @@ fn lex(text: &str) -> Result<Lexed> {
                     i += 1;
                 }
                 let num = &text[start..i];
-                let n: Decimal = num.parse().map_err(|_| {
-                    err_at(text, start, format!("`{num}` is not a number"))
-                })?;
+                let n: Decimal = num
+                    .parse()
+                    .map_err(|_| err_at(text, start, format!("`{num}` is not a number")))?;
                 let unit_start = i;
                 while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                     i += 1;
@@ -168,7 +168,11 @@ impl Parser<'_> {
     }
 
     fn expected(&self, what: &str) -> Error {
-        err_at(self.text, self.offset(), format!("expected {what}, found {}", self.peek().describe()))
+        err_at(
+            self.text,
+            self.offset(),
+            format!("expected {what}, found {}", self.peek().describe()),
+        )
     }
 
     fn is_word(&self, w: &str) -> bool {
@@ -321,7 +325,9 @@ impl Parser<'_> {
                     None => Err(err_at(
                         self.text,
                         at,
-                        format!("`{n}{unit}`: a duration is a positive whole number of days or weeks"),
+                        format!(
+                            "`{n}{unit}`: a duration is a positive whole number of days or weeks"
+                        ),
                     )),
                 }
             }
@@ -336,10 +342,14 @@ impl Parser<'_> {
         let at = self.offset();
         let Tok::Ident(word) = self.bump() else {
             self.pos = self.pos.saturating_sub(1);
-            return Err(self.expected("a value (e.g. `p_alive`, `attr.plan`, `count(purchase, 30d)`)"));
+            return Err(
+                self.expected("a value (e.g. `p_alive`, `attr.plan`, `count(purchase, 30d)`)")
+            );
         };
         let lower = word.to_lowercase();
-        if let Some(field) = lower.strip_prefix("attr.").or_else(|| lower.strip_prefix("attributes.")) {
+        if let Some(field) =
+            lower.strip_prefix("attr.").or_else(|| lower.strip_prefix("attributes."))
+        {
             // Field names keep their case.
             let field = &word[word.len() - field.len()..];
             return Ok(Value::Attr { field: field.to_owned() });
@@ -422,9 +432,9 @@ impl Parser<'_> {
                     && code.chars().all(|c| c.is_ascii_uppercase())
                 {
                     let at = self.offset();
-                    let currency: Currency = code.parse().map_err(|_| {
-                        err_at(self.text, at, format!("unknown currency `{code}`"))
-                    })?;
+                    let currency: Currency = code
+                        .parse()
+                        .map_err(|_| err_at(self.text, at, format!("unknown currency `{code}`")))?;
                     self.pos += 1;
                     return Ok(Literal::Money { amount: n, currency });
                 }

@@ -7,10 +7,11 @@ use super::{
     AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
     Store, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
+use crate::automation::{Event, Membership, Playbook, Segment, Task, TaskQuery};
 use crate::customer::{Customer, FieldDef};
 use crate::error::{Error, Result};
 use crate::identity::IdentityKey;
-use crate::ids::{CustomerId, InteractionId};
+use crate::ids::{CustomerId, InteractionId, TaskId};
 use crate::interaction::{Interaction, InteractionKind};
 
 /// A store that keeps everything in memory: fast, and gone when dropped.
@@ -45,6 +46,15 @@ struct Inner {
     audit: Vec<AuditEntry>,
     models: Vec<ModelRecord>,
     scores: BTreeMap<CustomerId, CustomerScore>,
+    segments: BTreeMap<String, Segment>,
+    playbooks: BTreeMap<String, Playbook>,
+    automation_revision: u64,
+    memberships: BTreeMap<(String, CustomerId), Membership>,
+    /// (next_check, segment, customer) of every scheduled row.
+    due: std::collections::BTreeSet<(chrono::DateTime<chrono::Utc>, String, CustomerId)>,
+    events: Vec<Event>,
+    cursors: BTreeMap<String, u64>,
+    tasks: BTreeMap<TaskId, Task>,
 }
 
 /// What to undo if a later write of the same batch fails.
@@ -54,6 +64,12 @@ enum Undo {
     Field(String),
     Model,
     Score(CustomerId, Option<Box<CustomerScore>>),
+    Segment(String, Option<Box<Segment>>),
+    Playbook(String, Option<Box<Playbook>>),
+    Membership((String, CustomerId), Option<Box<Membership>>),
+    Cursor(String, Option<u64>),
+    Task(TaskId, Option<Box<Task>>),
+    Revision(u64),
 }
 
 impl MemoryStore {
@@ -87,14 +103,18 @@ impl Inner {
     fn apply(&mut self, batch: WriteBatch) -> Result<BatchOutcome> {
         let interactions_before = self.interactions.len();
         let audit_before = self.audit.len();
+        let events_before = self.events.len();
         let mut undo = Vec::new();
         let mut outcome = BatchOutcome::default();
         for op in batch.ops {
             if let Err(e) = self.apply_op(op, &mut undo, &mut outcome) {
                 self.rollback(undo, interactions_before, audit_before);
+                self.events.truncate(events_before);
                 return Err(e);
             }
         }
+        outcome.events = (self.events.len() - events_before) as u64;
+        outcome.last_event = self.events.len() as u64;
         Ok(outcome)
     }
 
@@ -164,7 +184,9 @@ impl Inner {
                     .entry(interaction.customer)
                     .or_default()
                     .push(self.interactions.len() as u32);
+                let event = super::interaction_event(&interaction);
                 self.interactions.push(interaction);
+                self.push_event(event);
                 outcome.appended.push(Some(id));
             }
             WriteOp::DefineField(def) => match self.fields.get(&def.name) {
@@ -217,8 +239,122 @@ impl Inner {
                     undo.push(Undo::Score(id, previous.map(Box::new)));
                 }
             }
+            WriteOp::SaveSegment(mut segment) => {
+                segment.created_at = crate::time::truncate_micros(segment.created_at);
+                segment.updated_at = crate::time::truncate_micros(segment.updated_at);
+                self.bump_revision(undo);
+                let old = self.segments.insert(segment.name.clone(), segment.clone());
+                undo.push(Undo::Segment(segment.name, old.map(Box::new)));
+            }
+            WriteOp::DeleteSegment(name) => {
+                let Some(old) = self.segments.remove(&name) else {
+                    return Err(Error::NotFound { entity: "segment", key: name });
+                };
+                self.bump_revision(undo);
+                undo.push(Undo::Segment(name.clone(), Some(Box::new(old))));
+                let keys: Vec<(String, CustomerId)> = self
+                    .memberships
+                    .range((name.clone(), CustomerId::from_u128(0))..)
+                    .take_while(|((s, _), _)| *s == name)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in keys {
+                    let old = self.set_membership_row(&key, None);
+                    undo.push(Undo::Membership(key, old.map(Box::new)));
+                }
+            }
+            WriteOp::SetMembership(mut m) => {
+                if !self.segments.contains_key(&m.segment) {
+                    return Err(Error::NotFound { entity: "segment", key: m.segment });
+                }
+                if !self.customers.contains_key(&m.customer) {
+                    return Err(Error::NotFound {
+                        entity: "customer",
+                        key: m.customer.to_string(),
+                    });
+                }
+                m.since = crate::time::truncate_micros(m.since);
+                m.next_check = m.next_check.map(crate::time::truncate_micros);
+                let key = (m.segment.clone(), m.customer);
+                let new = m.is_stored().then_some(m);
+                let old = self.set_membership_row(&key, new);
+                undo.push(Undo::Membership(key, old.map(Box::new)));
+            }
+            WriteOp::SavePlaybook(p) => {
+                self.bump_revision(undo);
+                let old = self.playbooks.insert(p.name.clone(), p.clone());
+                undo.push(Undo::Playbook(p.name, old.map(Box::new)));
+            }
+            WriteOp::DeletePlaybook(name) => {
+                let Some(old) = self.playbooks.remove(&name) else {
+                    return Err(Error::NotFound { entity: "playbook", key: name });
+                };
+                self.bump_revision(undo);
+                undo.push(Undo::Playbook(name, Some(Box::new(old))));
+            }
+            WriteOp::Emit(event) => self.push_event(event),
+            WriteOp::Ack { consumer, seq } => {
+                if seq > self.events.len() as u64 {
+                    return Err(Error::validation(
+                        "seq",
+                        format!("{seq} is beyond the last event ({})", self.events.len()),
+                    ));
+                }
+                let old = self.cursors.get(&consumer).copied();
+                if old.is_none_or(|o| seq > o) {
+                    self.cursors.insert(consumer.clone(), seq);
+                    undo.push(Undo::Cursor(consumer, old));
+                }
+            }
+            WriteOp::PutTask(mut task) => {
+                if !self.customers.contains_key(&task.customer) {
+                    return Err(Error::NotFound {
+                        entity: "customer",
+                        key: task.customer.to_string(),
+                    });
+                }
+                task.due = crate::time::truncate_micros(task.due);
+                task.created_at = crate::time::truncate_micros(task.created_at);
+                task.completed_at = task.completed_at.map(crate::time::truncate_micros);
+                let old = self.tasks.insert(task.id, task.clone());
+                undo.push(Undo::Task(task.id, old.map(Box::new)));
+            }
         }
         Ok(())
+    }
+
+    fn push_event(&mut self, event: crate::automation::NewEvent) {
+        let seq = self.events.len() as u64 + 1;
+        self.events.push(Event::from_new(seq, event));
+    }
+
+    fn bump_revision(&mut self, undo: &mut Vec<Undo>) {
+        undo.push(Undo::Revision(self.automation_revision));
+        self.automation_revision += 1;
+    }
+
+    /// Replaces a membership row (and its schedule entry); returns the old row.
+    fn set_membership_row(
+        &mut self,
+        key: &(String, CustomerId),
+        new: Option<Membership>,
+    ) -> Option<Membership> {
+        let old = match new {
+            Some(m) => {
+                if let Some(at) = m.next_check {
+                    self.due.insert((at, key.0.clone(), key.1));
+                }
+                self.memberships.insert(key.clone(), m)
+            }
+            None => self.memberships.remove(key),
+        };
+        if let Some(at) = old.as_ref().and_then(|o| o.next_check) {
+            let still = self.memberships.get(key).and_then(|m| m.next_check) == Some(at);
+            if !still {
+                self.due.remove(&(at, key.0.clone(), key.1));
+            }
+        }
+        old
     }
 
     fn check_keys_free(&self, c: &Customer) -> Result<()> {
@@ -274,6 +410,42 @@ impl Inner {
                         self.scores.remove(&id);
                     }
                 },
+                Undo::Segment(name, previous) => match previous {
+                    Some(p) => {
+                        self.segments.insert(name, *p);
+                    }
+                    None => {
+                        self.segments.remove(&name);
+                    }
+                },
+                Undo::Playbook(name, previous) => match previous {
+                    Some(p) => {
+                        self.playbooks.insert(name, *p);
+                    }
+                    None => {
+                        self.playbooks.remove(&name);
+                    }
+                },
+                Undo::Membership(key, previous) => {
+                    self.set_membership_row(&key, previous.map(|b| *b));
+                }
+                Undo::Cursor(name, previous) => match previous {
+                    Some(p) => {
+                        self.cursors.insert(name, p);
+                    }
+                    None => {
+                        self.cursors.remove(&name);
+                    }
+                },
+                Undo::Task(id, previous) => match previous {
+                    Some(p) => {
+                        self.tasks.insert(id, *p);
+                    }
+                    None => {
+                        self.tasks.remove(&id);
+                    }
+                },
+                Undo::Revision(r) => self.automation_revision = r,
             }
         }
     }
@@ -387,6 +559,115 @@ impl Store for MemoryStore {
 
     fn all_scores(&self) -> Result<Vec<CustomerScore>> {
         Ok(self.read()?.scores.values().cloned().collect())
+    }
+
+    fn segments(&self) -> Result<Vec<Segment>> {
+        Ok(self.read()?.segments.values().cloned().collect())
+    }
+
+    fn playbooks(&self) -> Result<Vec<Playbook>> {
+        Ok(self.read()?.playbooks.values().cloned().collect())
+    }
+
+    fn automation_revision(&self) -> Result<u64> {
+        Ok(self.read()?.automation_revision)
+    }
+
+    fn memberships(&self, customer: CustomerId) -> Result<Vec<Membership>> {
+        let inner = self.read()?;
+        let mut key = (String::new(), customer);
+        let mut out = Vec::new();
+        for name in inner.segments.keys() {
+            name.clone_into(&mut key.0);
+            if let Some(m) = inner.memberships.get(&key) {
+                out.push(m.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn segment_rows(
+        &self,
+        segment: &str,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<Membership>> {
+        use std::ops::Bound;
+        let inner = self.read()?;
+        let start = match after {
+            Some(id) => Bound::Excluded((segment.to_owned(), id)),
+            None => Bound::Included((segment.to_owned(), CustomerId::from_u128(0))),
+        };
+        Ok(inner
+            .memberships
+            .range((start, Bound::Unbounded))
+            .take_while(|((s, _), _)| s == segment)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let inner = self.read()?;
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for ((segment, _), m) in &inner.memberships {
+            if !m.member {
+                continue;
+            }
+            match out.last_mut() {
+                Some((s, n)) if s == segment => *n += 1,
+                _ => out.push((segment.clone(), 1)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn due_checks(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Membership>> {
+        let inner = self.read()?;
+        Ok(inner
+            .due
+            .iter()
+            .take_while(|(at, _, _)| *at <= until)
+            .take(limit)
+            .filter_map(|(_, s, c)| inner.memberships.get(&(s.clone(), *c)).cloned())
+            .collect())
+    }
+
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let inner = self.read()?;
+        let start = (after as usize).min(inner.events.len());
+        Ok(inner.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        Ok(self.read()?.cursors.get(consumer).copied().unwrap_or(0))
+    }
+
+    fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>> {
+        let inner = self.read()?;
+        let mut out: Vec<Task> =
+            inner.tasks.values().filter(|t| query.matches(t)).cloned().collect();
+        out.sort_by_key(|t| (t.due, t.id));
+        out.truncate(query.limit);
+        Ok(out)
+    }
+
+    fn task(&self, id: TaskId) -> Result<Option<Task>> {
+        Ok(self.read()?.tasks.get(&id).cloned())
+    }
+
+    fn interactions_after(&self, after: InteractionId, limit: usize) -> Result<Vec<Interaction>> {
+        let inner = self.read()?;
+        let start = (after.0 as usize).min(inner.interactions.len());
+        Ok(inner.interactions[start..].iter().take(limit).cloned().collect())
+    }
+
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
+        Ok(self.read()?.idempotency.contains_key(key))
     }
 
     fn stats(&self) -> Result<StoreStats> {

@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 pub use memory::MemoryStore;
 pub use value::{CustomerScore, ModelRecord};
 
+use crate::automation::{
+    Event, EventPayload, Membership, NewEvent, Playbook, Segment, Task, TaskQuery,
+};
 use crate::customer::{Customer, FieldDef, LifecycleStage};
 use crate::error::{Error, Result};
 use crate::identity::IdentityKey;
-use crate::ids::{CustomerId, InteractionId};
+use crate::ids::{CustomerId, InteractionId, TaskId};
 use crate::interaction::{Interaction, NewInteraction};
 use crate::money::Currency;
 
@@ -38,6 +41,14 @@ use crate::money::Currency;
 ///   taken, [`Error::Validation`] when it skips versions; see [`check_model_version`]);
 /// - `SaveScores`: a customer does not exist, or the model version is not stored. A customer's
 ///   scores replace their previous ones.
+/// - `SetMembership`: the segment or the customer does not exist. A row that is neither a member
+///   nor scheduled ([`Membership::is_stored`]) deletes the stored row.
+/// - `Ack`: `seq` is beyond the last event. A cursor never moves back (a lower `seq` is a no-op).
+/// - `PutTask`: the customer does not exist.
+///
+/// Every written `AppendInteraction` also appends an [`EventPayload::InteractionRecorded`] event
+/// to the outbox (a skipped duplicate appends none): the store assigns interaction ids, so only
+/// it can say which interaction an event is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Create a customer.
@@ -59,6 +70,27 @@ pub enum WriteOp {
     SaveModel(ModelRecord),
     /// Store customers' scores (replacing their previous scores).
     SaveScores(Vec<CustomerScore>),
+    /// Define or replace a segment (by name).
+    SaveSegment(Segment),
+    /// Delete a segment and its membership rows.
+    DeleteSegment(String),
+    /// Store one membership row (or delete it, see above).
+    SetMembership(Membership),
+    /// Define or replace a playbook (by name).
+    SavePlaybook(Playbook),
+    /// Delete a playbook.
+    DeletePlaybook(String),
+    /// Append an event to the outbox.
+    Emit(NewEvent),
+    /// Move a consumer's cursor forward to `seq`.
+    Ack {
+        /// The consumer's name.
+        consumer: String,
+        /// The last event it has handled.
+        seq: u64,
+    },
+    /// Insert or replace a task.
+    PutTask(Task),
 }
 
 /// Writes applied atomically by [`Store::apply`]: all of them or none.
@@ -142,6 +174,10 @@ pub struct BatchOutcome {
     /// One entry per `AppendInteraction`, in order: the new id, or `None` when it was skipped as a
     /// duplicate of an idempotency key.
     pub appended: Vec<Option<InteractionId>>,
+    /// How many events the batch appended to the outbox.
+    pub events: u64,
+    /// The sequence number of the last of them (0 when none).
+    pub last_event: u64,
 }
 
 impl BatchOutcome {
@@ -150,7 +186,7 @@ impl BatchOutcome {
     /// # Examples
     ///
     /// ```
-    /// let o = crmkit_core::BatchOutcome { appended: vec![Some(crmkit_core::InteractionId(1)), None] };
+    /// let o = crmkit_core::BatchOutcome { appended: vec![Some(crmkit_core::InteractionId(1)), None], ..Default::default() };
     /// assert_eq!((o.written(), o.skipped()), (1, 1));
     /// ```
     pub fn written(&self) -> usize {
@@ -654,6 +690,54 @@ pub trait Store: Send + Sync {
 
     /// Every customer's latest scores, ordered by customer id.
     fn all_scores(&self) -> Result<Vec<CustomerScore>>;
+
+    /// Every segment, by name.
+    fn segments(&self) -> Result<Vec<Segment>>;
+
+    /// Every playbook, by name.
+    fn playbooks(&self) -> Result<Vec<Playbook>>;
+
+    /// A counter that every change of segments or playbooks increases (engines cache the
+    /// definitions and reload them when it moves).
+    fn automation_revision(&self) -> Result<u64>;
+
+    /// A customer's stored membership rows, by segment name.
+    fn memberships(&self, customer: CustomerId) -> Result<Vec<Membership>>;
+
+    /// A segment's stored rows (members and scheduled non-members), ordered by customer id,
+    /// starting after `after`.
+    fn segment_rows(
+        &self,
+        segment: &str,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<Membership>>;
+
+    /// Each segment's number of members, by segment name (segments without members omitted).
+    fn segment_sizes(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Rows whose `next_check` is at or before `until`, ordered by (next_check, segment,
+    /// customer), at most `limit`.
+    fn due_checks(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Membership>>;
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+
+    /// The last event a consumer acknowledged (0 for a new consumer).
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64>;
+
+    /// Tasks matching the query, ordered by due date then id.
+    fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>>;
+
+    /// A task by id.
+    fn task(&self, id: TaskId) -> Result<Option<Task>>;
+
+    /// Interactions with an id greater than `after`, in id order, at most `limit` (for
+    /// evaluating rules over the whole base).
+    fn interactions_after(&self, after: InteractionId, limit: usize) -> Result<Vec<Interaction>>;
+
+    /// Whether an interaction with this idempotency key is stored.
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool>;
 }
 
 /// Conveniences for every [`Store`].
@@ -748,4 +832,29 @@ pub fn check_model_version(latest: u64, version: u64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The outbox event a store appends for a written interaction. Its time is the interaction's
+/// `occurred_at` (stores have no clock; the outbox is ordered by sequence number).
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::{Interaction, InteractionId, InteractionKind, CustomerId};
+/// let i = Interaction { id: InteractionId(7), customer: CustomerId::new(), occurred_at: chrono::Utc::now(),
+///     kind: InteractionKind::Note { text: "hi".into() }, channel: None, properties: Default::default(), idempotency_key: None };
+/// let e = crmkit_core::store::interaction_event(&i);
+/// assert_eq!(e.payload.type_name(), "interaction_recorded");
+/// ```
+pub fn interaction_event(i: &Interaction) -> NewEvent {
+    NewEvent {
+        at: i.occurred_at,
+        customer: Some(i.customer),
+        payload: EventPayload::InteractionRecorded {
+            interaction: i.id,
+            kind: i.kind.name().to_owned(),
+            occurred_at: i.occurred_at,
+            amount: i.kind.amount().cloned(),
+        },
+    }
 }
