@@ -35,13 +35,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
+use crmkit_core::automation::{Event, Membership, NewEvent, Playbook, Segment, Task, TaskQuery};
 use crmkit_core::store::{
     AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
     Store, StoreStats, TimeRange, WriteBatch, WriteOp,
 };
 use crmkit_core::{
     AuditRecord, Channel, Currency, Customer, CustomerId, Error, FieldDef, FieldType, IdentityKey,
-    Interaction, InteractionId, InteractionKind, Money, NewInteraction, Result,
+    Interaction, InteractionId, InteractionKind, Money, NewInteraction, Result, TaskId,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rust_decimal::Decimal;
@@ -423,7 +424,11 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                             .map_err(db_err("appending an interaction"))?,
                     ),
                 };
-                outcome.appended.push(append_interaction(&tx, insert, seq, &n)?);
+                let written = append_interaction(&tx, insert, seq, &n)?;
+                if let Some(id) = written {
+                    write_event(&tx, crmkit_core::store::interaction_event(id, &n), &mut outcome)?;
+                }
+                outcome.appended.push(written);
             }
             WriteOp::DefineField(def) => {
                 let existing: Option<String> = tx
@@ -503,11 +508,228 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 cached_seq(&tx, &mut seqs, record.customer)?;
                 write_audit(&tx, &record)?;
             }
+            WriteOp::SaveSegment(segment) => {
+                let data =
+                    serde_json::to_string(&segment).map_err(json_err("encoding a segment"))?;
+                tx.prepare_cached(
+                    r#"INSERT INTO "segments" ("name", "data") VALUES (?1, ?2)
+                       ON CONFLICT ("name") DO UPDATE SET "data" = excluded."data""#,
+                )
+                .and_then(|mut s| s.execute(params![segment.name, data]))
+                .map_err(db_err("saving a segment"))?;
+                bump_revision(&tx)?;
+            }
+            WriteOp::DeleteSegment(name) => {
+                tx.prepare_cached(r#"DELETE FROM "memberships" WHERE "segment" = ?1"#)
+                    .and_then(|mut s| s.execute([&name]))
+                    .map_err(db_err("deleting a segment"))?;
+                let n = tx
+                    .prepare_cached(r#"DELETE FROM "segments" WHERE "name" = ?1"#)
+                    .and_then(|mut s| s.execute([&name]))
+                    .map_err(db_err("deleting a segment"))?;
+                if n == 0 {
+                    return Err(Error::NotFound { entity: "segment", key: name });
+                }
+                bump_revision(&tx)?;
+            }
+            WriteOp::SetMembership(m) => {
+                let known: Option<i64> = tx
+                    .prepare_cached(r#"SELECT 1 FROM "segments" WHERE "name" = ?1"#)
+                    .and_then(|mut s| s.query_row([&m.segment], |r| r.get(0)).optional())
+                    .map_err(db_err("reading segments"))?;
+                if known.is_none() {
+                    return Err(Error::NotFound { entity: "segment", key: m.segment });
+                }
+                cached_seq(&tx, &mut seqs, m.customer)?;
+                let customer = m.customer.to_bytes();
+                if m.is_stored() {
+                    tx.prepare_cached(
+                        r#"INSERT INTO "memberships" ("segment", "customer", "member", "since", "version", "leaves", "next_check")
+                           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                           ON CONFLICT ("segment", "customer") DO UPDATE SET
+                             "member" = excluded."member", "since" = excluded."since",
+                             "version" = excluded."version", "leaves" = excluded."leaves",
+                             "next_check" = excluded."next_check""#,
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            m.segment,
+                            &customer[..],
+                            m.member,
+                            m.since.timestamp_micros(),
+                            m.version as i64,
+                            m.leaves as i64,
+                            m.next_check.map(|t| t.timestamp_micros()),
+                        ])
+                    })
+                    .map_err(db_err("saving a membership"))?;
+                } else {
+                    tx.prepare_cached(
+                        r#"DELETE FROM "memberships" WHERE "segment" = ?1 AND "customer" = ?2"#,
+                    )
+                    .and_then(|mut s| s.execute(params![m.segment, &customer[..]]))
+                    .map_err(db_err("deleting a membership"))?;
+                }
+            }
+            WriteOp::SavePlaybook(p) => {
+                let data = serde_json::to_string(&p).map_err(json_err("encoding a playbook"))?;
+                tx.prepare_cached(
+                    r#"INSERT INTO "playbooks" ("name", "data") VALUES (?1, ?2)
+                       ON CONFLICT ("name") DO UPDATE SET "data" = excluded."data""#,
+                )
+                .and_then(|mut s| s.execute(params![p.name, data]))
+                .map_err(db_err("saving a playbook"))?;
+                bump_revision(&tx)?;
+            }
+            WriteOp::DeletePlaybook(name) => {
+                let n = tx
+                    .prepare_cached(r#"DELETE FROM "playbooks" WHERE "name" = ?1"#)
+                    .and_then(|mut s| s.execute([&name]))
+                    .map_err(db_err("deleting a playbook"))?;
+                if n == 0 {
+                    return Err(Error::NotFound { entity: "playbook", key: name });
+                }
+                bump_revision(&tx)?;
+            }
+            WriteOp::Emit(event) => write_event(&tx, event, &mut outcome)?,
+            WriteOp::Ack { consumer, seq } => {
+                let last: i64 = tx
+                    .prepare_cached(r#"SELECT coalesce(max("seq"), 0) FROM "events""#)
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .map_err(db_err("reading events"))?;
+                if seq > last as u64 {
+                    return Err(Error::validation(
+                        "seq",
+                        format!("{seq} is beyond the last event ({last})"),
+                    ));
+                }
+                tx.prepare_cached(
+                    r#"INSERT INTO "consumers" ("name", "cursor") VALUES (?1, ?2)
+                       ON CONFLICT ("name") DO UPDATE SET "cursor" = max("cursor", excluded."cursor")"#,
+                )
+                .and_then(|mut s| s.execute(params![consumer, seq as i64]))
+                .map_err(db_err("acknowledging events"))?;
+            }
+            WriteOp::PutTask(task) => {
+                cached_seq(&tx, &mut seqs, task.customer)?;
+                let mut task = task;
+                task.due = crmkit_core::time::truncate_micros(task.due);
+                task.created_at = crmkit_core::time::truncate_micros(task.created_at);
+                task.completed_at = task.completed_at.map(crmkit_core::time::truncate_micros);
+                let data = serde_json::to_string(&task).map_err(json_err("encoding a task"))?;
+                tx.prepare_cached(
+                    r#"INSERT INTO "tasks" ("id", "customer", "status", "due", "assignee", "playbook", "data")
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                       ON CONFLICT ("id") DO UPDATE SET "customer" = excluded."customer",
+                         "status" = excluded."status", "due" = excluded."due",
+                         "assignee" = excluded."assignee", "playbook" = excluded."playbook",
+                         "data" = excluded."data""#,
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        &task.id.0.as_bytes()[..],
+                        &task.customer.to_bytes()[..],
+                        task.status.to_string(),
+                        task.due.timestamp_micros(),
+                        task.assignee,
+                        task.playbook,
+                        data
+                    ])
+                })
+                .map_err(db_err("saving a task"))?;
+            }
         }
     }
     drop(append);
     tx.commit().map_err(db_err("committing a batch"))?;
     Ok(outcome)
+}
+
+fn bump_revision(tx: &Connection) -> Result<()> {
+    tx.prepare_cached(r#"UPDATE "automation_revision" SET "revision" = "revision" + 1"#)
+        .and_then(|mut s| s.execute([]))
+        .map_err(db_err("bumping the automation revision"))
+        .map(drop)
+}
+
+fn write_event(tx: &Connection, e: NewEvent, outcome: &mut BatchOutcome) -> Result<()> {
+    let payload = serde_json::to_string(&e.payload).map_err(json_err("encoding an event"))?;
+    tx.prepare_cached(
+        r#"INSERT INTO "events" ("at", "customer", "type", "payload") VALUES (?1, ?2, ?3, ?4)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            e.at.timestamp_micros(),
+            e.customer.map(|c| c.to_bytes().to_vec()),
+            e.payload.type_name(),
+            payload
+        ])
+    })
+    .map_err(db_err("writing an event"))?;
+    outcome.events += 1;
+    outcome.last_event = tx.last_insert_rowid() as u64;
+    Ok(())
+}
+
+fn micros_to_time(us: i64) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| Error::Storage {
+        message: format!("stored time {us} µs is out of range"),
+        source: None,
+    })
+}
+
+fn membership_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, Vec<u8>, bool, i64, i64, i64, Option<i64>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+type RawMembership = (String, Vec<u8>, bool, i64, i64, i64, Option<i64>);
+
+fn membership_from(raw: RawMembership) -> Result<Membership> {
+    let (segment, customer, member, since, version, leaves, next_check) = raw;
+    Ok(Membership {
+        segment,
+        customer: id_from_blob(&customer)?,
+        member,
+        since: micros_to_time(since)?,
+        version: version as u64,
+        leaves: leaves as u64,
+        next_check: next_check.map(micros_to_time).transpose()?,
+    })
+}
+
+const MEMBERSHIP_COLUMNS: &str =
+    r#""segment", "customer", "member", "since", "version", "leaves", "next_check""#;
+
+fn query_memberships(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Membership>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err("reading memberships"))?;
+    let rows = stmt.query_map(params, membership_row).map_err(db_err("reading memberships"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(membership_from(row.map_err(db_err("reading memberships"))?)?);
+    }
+    Ok(out)
+}
+
+fn query_json<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &str,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err(what))?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(db_err(what))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let data = row.map_err(db_err(what))?;
+        out.push(serde_json::from_str(&data).map_err(json_err(what))?);
+    }
+    Ok(out)
 }
 
 fn write_audit(tx: &Connection, r: &AuditRecord) -> Result<()> {
@@ -958,6 +1180,207 @@ impl Store for SqliteStore {
                 out.push(serde_json::from_str(&data).map_err(json_err("decoding scores"))?);
             }
             Ok(out)
+        })
+    }
+
+    fn segments(&self) -> Result<Vec<Segment>> {
+        self.read(|conn| {
+            query_json(
+                conn,
+                r#"SELECT "data" FROM "segments" ORDER BY "name""#,
+                [],
+                "reading segments",
+            )
+        })
+    }
+
+    fn playbooks(&self) -> Result<Vec<Playbook>> {
+        self.read(|conn| {
+            query_json(
+                conn,
+                r#"SELECT "data" FROM "playbooks" ORDER BY "name""#,
+                [],
+                "reading playbooks",
+            )
+        })
+    }
+
+    fn automation_revision(&self) -> Result<u64> {
+        self.read(|conn| {
+            conn.prepare_cached(r#"SELECT "revision" FROM "automation_revision""#)
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+                .map(|r| r as u64)
+                .map_err(db_err("reading the automation revision"))
+        })
+    }
+
+    fn memberships(&self, customer: CustomerId) -> Result<Vec<Membership>> {
+        let sql = format!(
+            r#"SELECT {MEMBERSHIP_COLUMNS} FROM "memberships" WHERE "customer" = ?1 ORDER BY "segment""#
+        );
+        self.read(|conn| query_memberships(conn, &sql, [&customer.to_bytes()[..]]))
+    }
+
+    fn segment_rows(
+        &self,
+        segment: &str,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<Membership>> {
+        let sql = format!(
+            r#"SELECT {MEMBERSHIP_COLUMNS} FROM "memberships"
+               WHERE "segment" = ?1 AND (?2 IS NULL OR "customer" > ?2)
+               ORDER BY "customer" LIMIT ?3"#
+        );
+        let after = after.map(|id| id.to_bytes().to_vec());
+        self.read(|conn| query_memberships(conn, &sql, params![segment, after, limit as i64]))
+    }
+
+    fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT "segment", count(*) FROM "memberships" WHERE "member"
+                       GROUP BY "segment" ORDER BY "segment""#,
+                )
+                .map_err(db_err("counting members"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(db_err("counting members"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err("counting members"))
+        })
+    }
+
+    fn due_checks(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Membership>> {
+        let sql = format!(
+            r#"SELECT {MEMBERSHIP_COLUMNS} FROM "memberships"
+               WHERE "next_check" IS NOT NULL AND "next_check" <= ?1
+               ORDER BY "next_check", "segment", "customer" LIMIT ?2"#
+        );
+        // Stored times are whole microseconds: `t <= until` ⇔ `t <= floor(until)`.
+        self.read(|conn| {
+            query_memberships(conn, &sql, params![until.timestamp_micros(), limit as i64])
+        })
+    }
+
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT "seq", "at", "customer", "payload" FROM "events"
+                       WHERE "seq" > ?1 ORDER BY "seq" LIMIT ?2"#,
+                )
+                .map_err(db_err("reading events"))?;
+            let rows = stmt
+                .query_map(params![after as i64, limit.min(i64::MAX as usize) as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(db_err("reading events"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, at, customer, payload) = row.map_err(db_err("reading events"))?;
+                out.push(Event {
+                    seq: seq as u64,
+                    at: micros_to_time(at)?,
+                    customer: customer.as_deref().map(id_from_blob).transpose()?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(json_err("decoding an event"))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        self.read(|conn| {
+            conn.prepare_cached(r#"SELECT "cursor" FROM "consumers" WHERE "name" = ?1"#)
+                .and_then(|mut s| s.query_row([consumer], |r| r.get::<_, i64>(0)).optional())
+                .map(|c| c.unwrap_or(0) as u64)
+                .map_err(db_err("reading a consumer cursor"))
+        })
+    }
+
+    fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>> {
+        self.read(|conn| {
+            query_json(
+                conn,
+                r#"SELECT "data" FROM "tasks"
+                   WHERE (?1 IS NULL OR "customer" = ?1) AND (?2 IS NULL OR "status" = ?2)
+                     AND (?3 IS NULL OR "assignee" = ?3) AND (?4 IS NULL OR "playbook" = ?4)
+                   ORDER BY "due", "id" LIMIT ?5"#,
+                params![
+                    query.customer.map(|c| c.to_bytes().to_vec()),
+                    query.status.map(|s| s.to_string()),
+                    query.assignee,
+                    query.playbook,
+                    query.limit.max(1) as i64
+                ],
+                "reading tasks",
+            )
+        })
+    }
+
+    fn task(&self, id: TaskId) -> Result<Option<Task>> {
+        self.read(|conn| {
+            let mut v: Vec<Task> = query_json(
+                conn,
+                r#"SELECT "data" FROM "tasks" WHERE "id" = ?1"#,
+                [&id.0.as_bytes()[..]],
+                "reading a task",
+            )?;
+            Ok(v.pop())
+        })
+    }
+
+    fn interactions_after(&self, after: InteractionId, limit: usize) -> Result<Vec<Interaction>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    r#"SELECT i."id", c."id", i."occurred_at", i."amount", i."currency", i."kind",
+                              i."detail", i."channel", i."properties", i."idempotency_key"
+                       FROM "interactions" i JOIN "customers" c ON c."seq" = i."customer"
+                       WHERE i."id" > ?1 ORDER BY i."id" LIMIT ?2"#,
+                )
+                .map_err(db_err("reading interactions"))?;
+            let rows = stmt
+                .query_map(params![after.0 as i64, limit as i64], |r| {
+                    Ok(InteractionRow {
+                        id: r.get(0)?,
+                        customer: r.get(1)?,
+                        occurred_at: r.get(2)?,
+                        amount: r.get(3)?,
+                        currency: r.get(4)?,
+                        kind: r.get(5)?,
+                        detail: r.get(6)?,
+                        channel: r.get(7)?,
+                        properties: r.get(8)?,
+                        idempotency_key: r.get(9)?,
+                    })
+                })
+                .map_err(db_err("reading interactions"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(db_err("reading interactions"))?.into_interaction()?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
+        self.read(|conn| {
+            conn.prepare_cached(r#"SELECT 1 FROM "interactions" WHERE "idempotency_key" = ?1"#)
+                .and_then(|mut s| s.query_row([key], |r| r.get::<_, i64>(0)).optional())
+                .map(|r| r.is_some())
+                .map_err(db_err("looking up an idempotency key"))
         })
     }
 

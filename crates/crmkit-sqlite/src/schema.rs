@@ -13,6 +13,7 @@ use crate::db_err;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_customer_value.sql"),
+    include_str!("../migrations/003_automation.sql"),
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).

@@ -104,13 +104,20 @@ fn a_version_1_database_is_migrated_with_its_data() {
     {
         // Turn it back into what version 1 wrote.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(r#"DROP TABLE "scores"; DROP TABLE "models"; PRAGMA user_version = 1;"#)
-            .unwrap();
+        conn.execute_batch(
+            r#"DROP TABLE "memberships"; DROP TABLE "events"; DROP TABLE "consumers";
+               DROP TABLE "tasks"; DROP TABLE "automation_revision"; DROP TABLE "playbooks";
+               DROP TABLE "segments";
+               DROP TABLE "scores"; DROP TABLE "models"; PRAGMA user_version = 1;"#,
+        )
+        .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
     store.check_integrity().unwrap();
     assert_eq!(store.customer(customer.id).unwrap(), Some(customer));
     assert_eq!(store.model(None).unwrap(), None, "the version 2 tables exist and are empty");
+    assert!(store.segments().unwrap().is_empty(), "the version 3 tables exist and are empty");
+    assert_eq!(store.automation_revision().unwrap(), 0);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, SCHEMA_VERSION);

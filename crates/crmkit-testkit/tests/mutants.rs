@@ -136,6 +136,77 @@ impl Store for Mutant {
         self.inner.customer_by_key(key)
     }
 
+    fn segments(&self) -> Result<Vec<crmkit_core::automation::Segment>> {
+        self.inner.segments()
+    }
+
+    fn playbooks(&self) -> Result<Vec<crmkit_core::automation::Playbook>> {
+        self.inner.playbooks()
+    }
+
+    fn automation_revision(&self) -> Result<u64> {
+        self.inner.automation_revision()
+    }
+
+    fn memberships(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        self.inner.memberships(customer)
+    }
+
+    fn segment_rows(
+        &self,
+        segment: &str,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        self.inner.segment_rows(segment, after, limit)
+    }
+
+    fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
+        self.inner.segment_sizes()
+    }
+
+    fn due_checks(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        self.inner.due_checks(until, limit)
+    }
+
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<crmkit_core::automation::Event>> {
+        self.inner.events(after, limit)
+    }
+
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        self.inner.consumer_cursor(consumer)
+    }
+
+    fn tasks(
+        &self,
+        query: &crmkit_core::automation::TaskQuery,
+    ) -> Result<Vec<crmkit_core::automation::Task>> {
+        self.inner.tasks(query)
+    }
+
+    fn task(&self, id: crmkit_core::TaskId) -> Result<Option<crmkit_core::automation::Task>> {
+        self.inner.task(id)
+    }
+
+    fn interactions_after(
+        &self,
+        after: crmkit_core::InteractionId,
+        limit: usize,
+    ) -> Result<Vec<Interaction>> {
+        self.inner.interactions_after(after, limit)
+    }
+
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
+        self.inner.idempotency_key_exists(key)
+    }
+
     fn model(&self, version: Option<u64>) -> Result<Option<crmkit_core::ModelRecord>> {
         self.inner.model(version)
     }

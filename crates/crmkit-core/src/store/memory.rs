@@ -114,7 +114,9 @@ impl Inner {
             }
         }
         outcome.events = (self.events.len() - events_before) as u64;
-        outcome.last_event = self.events.len() as u64;
+        if outcome.events > 0 {
+            outcome.last_event = self.events.len() as u64;
+        }
         Ok(outcome)
     }
 
@@ -176,6 +178,7 @@ impl Inner {
                     return Ok(());
                 }
                 let id = InteractionId(self.interactions.len() as u64 + 1);
+                let event = super::interaction_event(id, &new);
                 let interaction = new.into_interaction(id);
                 if let Some(key) = &interaction.idempotency_key {
                     self.idempotency.insert(key.clone(), id);
@@ -184,7 +187,6 @@ impl Inner {
                     .entry(interaction.customer)
                     .or_default()
                     .push(self.interactions.len() as u32);
-                let event = super::interaction_event(&interaction);
                 self.interactions.push(interaction);
                 self.push_event(event);
                 outcome.appended.push(Some(id));

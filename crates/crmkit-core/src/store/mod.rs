@@ -840,21 +840,21 @@ pub fn check_model_version(latest: u64, version: u64) -> Result<()> {
 /// # Examples
 ///
 /// ```
-/// use crmkit_core::{Interaction, InteractionId, InteractionKind, CustomerId};
-/// let i = Interaction { id: InteractionId(7), customer: CustomerId::new(), occurred_at: chrono::Utc::now(),
-///     kind: InteractionKind::Note { text: "hi".into() }, channel: None, properties: Default::default(), idempotency_key: None };
-/// let e = crmkit_core::store::interaction_event(&i);
+/// use crmkit_core::{NewInteraction, InteractionId, InteractionKind, CustomerId};
+/// let n = NewInteraction::new(CustomerId::new(), chrono::Utc::now(), InteractionKind::Note { text: "hi".into() });
+/// let e = crmkit_core::store::interaction_event(InteractionId(7), &n);
 /// assert_eq!(e.payload.type_name(), "interaction_recorded");
 /// ```
-pub fn interaction_event(i: &Interaction) -> NewEvent {
+pub fn interaction_event(id: InteractionId, n: &NewInteraction) -> NewEvent {
+    let at = crate::time::truncate_micros(n.occurred_at);
     NewEvent {
-        at: i.occurred_at,
-        customer: Some(i.customer),
+        at,
+        customer: Some(n.customer),
         payload: EventPayload::InteractionRecorded {
-            interaction: i.id,
-            kind: i.kind.name().to_owned(),
-            occurred_at: i.occurred_at,
-            amount: i.kind.amount().cloned(),
+            interaction: id,
+            kind: n.kind.name().to_owned(),
+            occurred_at: at,
+            amount: n.kind.amount().cloned(),
         },
     }
 }
