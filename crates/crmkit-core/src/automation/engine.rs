@@ -146,7 +146,8 @@ fn topological(segments: &[Segment]) -> Result<Vec<usize>> {
         order.push(i);
         Ok(())
     }
-    for i in 0..segments.len() {
+    // From the last: a segment being defined is pushed last, so a cycle is named from it.
+    for i in (0..segments.len()).rev() {
         visit(i, &refs, &mut state, &mut Vec::new(), &mut order, segments)?;
     }
     Ok(order)

@@ -708,10 +708,7 @@ fn check_predicate(p: &Predicate, fields: &[FieldDef]) -> Result<()> {
             if !literal_fits(ty, literal) {
                 return Err(mismatch(value, ty, literal));
             }
-            let ordered = matches!(
-                ty,
-                Ty::Number | Ty::Money | Ty::Date | Ty::Datetime | Ty::Text | Ty::Stage
-            );
+            let ordered = matches!(ty, Ty::Number | Ty::Money | Ty::Date | Ty::Datetime | Ty::Text);
             if !ordered && !matches!(cmp, Cmp::Eq | Cmp::Ne) {
                 return Err(Error::validation(
                     "rule",
