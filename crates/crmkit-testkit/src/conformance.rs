@@ -26,6 +26,11 @@ use crmkit_core::{
 use rust_decimal::Decimal;
 use serde_json::json;
 
+use crmkit_core::TaskId;
+use crmkit_core::automation::{
+    EventPayload, Membership, NewEvent, Playbook, Segment, Task, TaskQuery, TaskStatus,
+};
+
 use crate::Snapshot;
 
 /// A named conformance check.
@@ -64,6 +69,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("writes_for_unknown_customers_fail", writes_for_unknown_customers_fail),
     ("timestamps_are_truncated_to_micros", timestamps_are_truncated_to_micros),
     ("concurrent_readers_see_whole_batches", concurrent_readers_see_whole_batches),
+    ("membership_rows_and_schedule", membership_rows_and_schedule),
+    ("outbox_events_and_cursors", outbox_events_and_cursors),
+    ("tasks_are_stored_and_queried", tasks_are_stored_and_queried),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -1919,4 +1927,237 @@ pub fn models_and_scores_are_versioned(store: Arc<dyn Store>) {
     assert_eq!(store.model(Some(1)).unwrap().unwrap().models, model(1).models);
     assert_eq!(store.model(Some(3)).unwrap(), None);
     assert_eq!(store.all_scores().unwrap(), vec![score(a, 2, 0.3), score(b, 2, 0.4)]);
+}
+
+fn apply_ok(store: &Arc<dyn Store>, ops: Vec<WriteOp>) -> BatchOutcome {
+    store.apply(WriteBatch { ops }).unwrap_or_else(|e| panic!("batch failed: {e}"))
+}
+
+fn row(segment: &str, c: CustomerId, member: bool, next: Option<DateTime<Utc>>) -> Membership {
+    Membership {
+        segment: segment.into(),
+        customer: c,
+        member,
+        since: base_time(),
+        version: 3,
+        leaves: u64::MAX - 1, // every bit but one: the full u64 must survive storage
+        next_check: next,
+    }
+}
+
+/// Segments and playbooks bump the revision; membership rows are upserted, deleted when neither
+/// a member nor scheduled, listed per customer and per segment, scheduled by `next_check`, and
+/// deleted with their segment.
+pub fn membership_rows_and_schedule(store: Arc<dyn Store>) {
+    let t = base_time();
+    let (a, b, c) = (id(1), id(2), id(3));
+    let mut ops: Vec<WriteOp> =
+        [a, b, c].iter().map(|&i| WriteOp::InsertCustomer(raw_customer(i, "X", &[], t))).collect();
+    ops.push(WriteOp::SaveSegment(Segment::dynamic("s2", "tag \"x\"").unwrap()));
+    ops.push(WriteOp::SaveSegment(Segment::manual("s1")));
+    apply_ok(&store, ops);
+    assert_eq!(store.automation_revision().unwrap(), 2, "one bump per segment write");
+    let names: Vec<String> = store.segments().unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["s1", "s2"], "segments by name");
+    apply_ok(&store, vec![WriteOp::SavePlaybook(Playbook::new("p", "s1"))]);
+    assert_eq!(store.automation_revision().unwrap(), 3);
+    assert_eq!(store.playbooks().unwrap(), vec![Playbook::new("p", "s1")]);
+
+    let h = |n: i64| Some(t + Duration::hours(n));
+    apply_ok(
+        &store,
+        vec![
+            WriteOp::SetMembership(row("s2", b, true, h(5))),
+            WriteOp::SetMembership(row("s2", a, false, h(2))),
+            WriteOp::SetMembership(row("s1", a, true, None)),
+            WriteOp::SetMembership(row("s2", c, true, h(2))),
+            // Neither a member nor scheduled: not stored.
+            WriteOp::SetMembership(row("s1", c, false, None)),
+        ],
+    );
+    let segs = |who| -> Vec<String> {
+        store.memberships(who).unwrap().into_iter().map(|m| m.segment).collect()
+    };
+    assert_eq!(segs(a), ["s1", "s2"], "a customer's rows, by segment");
+    assert_eq!(segs(c), ["s2"], "a row that is neither member nor scheduled is not stored");
+    assert_eq!(store.memberships(b).unwrap(), vec![row("s2", b, true, h(5))], "row round trip");
+    let rows = store.segment_rows("s2", None, 10).unwrap();
+    assert_eq!(rows.iter().map(|m| m.customer).collect::<Vec<_>>(), [a, b, c], "by customer id");
+    let page = store.segment_rows("s2", Some(a), 1).unwrap();
+    assert_eq!(page.iter().map(|m| m.customer).collect::<Vec<_>>(), [b], "paged after a");
+    assert_eq!(
+        store.segment_sizes().unwrap(),
+        vec![("s1".to_string(), 1), ("s2".to_string(), 2)],
+        "members only, by segment"
+    );
+    let due = |until: i64| -> Vec<(String, CustomerId)> {
+        store
+            .due_checks(t + Duration::hours(until), 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.segment, m.customer))
+            .collect()
+    };
+    assert_eq!(due(1), [], "nothing due before the first check");
+    assert_eq!(due(2), [("s2".into(), a), ("s2".into(), c)], "`until` is inclusive");
+    assert_eq!(due(9).len(), 3, "ordered by time: b last");
+    assert_eq!(due(9)[2], ("s2".into(), b));
+    // Clearing the schedule of a non-member deletes its row; of a member, keeps it.
+    apply_ok(
+        &store,
+        vec![
+            WriteOp::SetMembership(row("s2", a, false, None)),
+            WriteOp::SetMembership(row("s2", c, true, None)),
+        ],
+    );
+    assert_eq!(segs(a), ["s1"]);
+    assert_eq!(due(9), [("s2".into(), b)]);
+    // Unknown segment or customer.
+    let err =
+        store.apply(WriteBatch { ops: vec![WriteOp::SetMembership(row("nope", a, true, None))] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound, "unknown segment");
+    let err = store
+        .apply(WriteBatch { ops: vec![WriteOp::SetMembership(row("s1", id(99), true, None))] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound, "unknown customer");
+    // Deleting a segment deletes its rows and bumps the revision; again is NotFound.
+    apply_ok(&store, vec![WriteOp::DeleteSegment("s2".into())]);
+    assert_eq!(store.automation_revision().unwrap(), 4);
+    assert_eq!(segs(b), Vec::<String>::new());
+    assert_eq!(due(9), []);
+    let err = store.apply(WriteBatch { ops: vec![WriteOp::DeleteSegment("s2".into())] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound);
+    let err = store.apply(WriteBatch { ops: vec![WriteOp::DeletePlaybook("nope".into())] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(store.automation_revision().unwrap(), 4, "failed batches bump nothing");
+}
+
+/// Written interactions emit an event (duplicates do not), `Emit` appends, sequence numbers
+/// count from 1, a failed batch emits nothing, and cursors only move forward.
+pub fn outbox_events_and_cursors(store: Arc<dyn Store>) {
+    let t = base_time();
+    let a = id(1);
+    let buy = |k: &str| {
+        WriteOp::AppendInteraction(
+            NewInteraction::purchase(a, t, Money::new(Decimal::new(1250, 2), Currency::EUR))
+                .idempotency_key(k),
+        )
+    };
+    let action = |name: &str| {
+        WriteOp::Emit(NewEvent {
+            at: t + Duration::nanoseconds(1500),
+            customer: Some(a),
+            payload: EventPayload::Action {
+                playbook: "p".into(),
+                action: name.into(),
+                payload: json!({"n": 1}),
+            },
+        })
+    };
+    let o = apply_ok(
+        &store,
+        vec![
+            WriteOp::InsertCustomer(raw_customer(a, "A", &[], t)),
+            buy("k1"),
+            buy("k1"),
+            action("x"),
+        ],
+    );
+    assert_eq!(
+        (o.events, o.last_event),
+        (2, 2),
+        "one interaction event (the duplicate none) and one emit"
+    );
+    let events = store.events(0, 10).unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    match &events[0].payload {
+        EventPayload::InteractionRecorded { interaction, kind, occurred_at, amount } => {
+            assert_eq!((interaction.0, kind.as_str(), *occurred_at), (1, "purchase", t));
+            assert_eq!(amount.as_ref().map(|m| m.to_string()).as_deref(), Some("12.50 EUR"));
+        }
+        other => panic!("expected interaction_recorded, got {other:?}"),
+    }
+    assert_eq!(events[1].at, t + Duration::microseconds(1), "event times are truncated to µs");
+    assert_eq!(events[1].customer, Some(a));
+    // A failing batch writes no events.
+    let err = store.apply(WriteBatch {
+        ops: vec![
+            action("y"),
+            buy("k2"),
+            WriteOp::AppendInteraction(NewInteraction::purchase(
+                id(9),
+                t,
+                Money::new(Decimal::ONE, Currency::EUR),
+            )),
+        ],
+    });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(store.events(0, 10).unwrap().len(), 2, "the failed batch emitted nothing");
+    let o = apply_ok(&store, vec![action("z")]);
+    assert_eq!((o.events, o.last_event), (1, 3), "numbering continues after a failed batch");
+    assert_eq!(store.events(1, 1).unwrap()[0].seq, 2, "after and limit");
+    assert_eq!(apply_ok(&store, vec![]).last_event, 0, "no events: last_event is 0");
+    // Cursors.
+    assert_eq!(store.consumer_cursor("c").unwrap(), 0);
+    let ack = |c: &str, seq| WriteOp::Ack { consumer: c.into(), seq };
+    apply_ok(&store, vec![ack("c", 2)]);
+    apply_ok(&store, vec![ack("c", 1)]);
+    assert_eq!(store.consumer_cursor("c").unwrap(), 2, "a cursor never moves back");
+    assert_eq!(store.consumer_cursor("d").unwrap(), 0, "consumers are independent");
+    let err = store.apply(WriteBatch { ops: vec![ack("d", 1), ack("c", 4)] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::Validation, "beyond the last event");
+    assert_eq!(store.consumer_cursor("d").unwrap(), 0, "the failed batch moved no cursor");
+}
+
+/// Tasks are inserted and replaced by id, filtered, ordered by due date then id.
+pub fn tasks_are_stored_and_queried(store: Arc<dyn Store>) {
+    let t = base_time();
+    let (a, b) = (id(1), id(2));
+    apply_ok(
+        &store,
+        vec![
+            WriteOp::InsertCustomer(raw_customer(a, "A", &[], t)),
+            WriteOp::InsertCustomer(raw_customer(b, "B", &[], t)),
+        ],
+    );
+    let task = |n: u128, who, due_days: i64, assignee: Option<&str>| Task {
+        id: TaskId(uuid_of(n)),
+        customer: who,
+        title: format!("task {n}"),
+        due: t + Duration::days(due_days) + Duration::nanoseconds(700),
+        assignee: assignee.map(Into::into),
+        status: TaskStatus::Open,
+        created_at: t,
+        completed_at: None,
+        playbook: (n % 2 == 0).then(|| "p".to_string()),
+    };
+    apply_ok(
+        &store,
+        vec![
+            WriteOp::PutTask(task(1, a, 3, Some("sam"))),
+            WriteOp::PutTask(task(2, b, 1, None)),
+            WriteOp::PutTask(task(3, a, 1, Some("sam"))),
+        ],
+    );
+    let titles = |q: TaskQuery| -> Vec<String> {
+        store.tasks(&q).unwrap().into_iter().map(|t| t.title).collect()
+    };
+    assert_eq!(titles(TaskQuery::new()), ["task 2", "task 3", "task 1"], "due, then id");
+    assert_eq!(titles(TaskQuery::new().customer(a)), ["task 3", "task 1"]);
+    assert_eq!(titles(TaskQuery::new().assignee("sam").limit(1)), ["task 3"]);
+    assert_eq!(titles(TaskQuery::new().playbook("p")), ["task 2"]);
+    let mut done = task(3, a, 1, Some("sam"));
+    done.status = TaskStatus::Done;
+    done.completed_at = Some(t + Duration::days(1));
+    apply_ok(&store, vec![WriteOp::PutTask(done.clone())]);
+    assert_eq!(titles(TaskQuery::new().status(TaskStatus::Open)), ["task 2", "task 1"]);
+    let stored = store.task(done.id).unwrap().unwrap();
+    assert_eq!(stored.status, TaskStatus::Done);
+    assert_eq!(stored.due, t + Duration::days(1), "due truncated to µs");
+    assert_eq!(store.task(TaskId(uuid_of(42))).unwrap(), None);
+    let err = store.apply(WriteBatch { ops: vec![WriteOp::PutTask(task(5, id(9), 1, None))] });
+    assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound, "unknown customer");
+}
+
+fn uuid_of(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(n)
 }

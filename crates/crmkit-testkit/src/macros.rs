@@ -143,6 +143,21 @@ macro_rules! store_conformance_tests {
             fn concurrent_readers_see_whole_batches() {
                 $crate::conformance::concurrent_readers_see_whole_batches(fresh_store());
             }
+
+            #[test]
+            fn membership_rows_and_schedule() {
+                $crate::conformance::membership_rows_and_schedule(fresh_store());
+            }
+
+            #[test]
+            fn outbox_events_and_cursors() {
+                $crate::conformance::outbox_events_and_cursors(fresh_store());
+            }
+
+            #[test]
+            fn tasks_are_stored_and_queried() {
+                $crate::conformance::tasks_are_stored_and_queried(fresh_store());
+            }
         }
     };
     ($make:expr $(,)?) => {
