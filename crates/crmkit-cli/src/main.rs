@@ -12,6 +12,7 @@ macro_rules! out {
     }};
 }
 
+mod automation_cmd;
 mod display;
 mod import_cmd;
 mod report;
@@ -30,6 +31,9 @@ struct Cli {
     /// The SQLite database file (created if missing).
     #[arg(long, global = true, value_name = "PATH")]
     db: Option<PathBuf>,
+    /// Run as if it were this instant (relative rules such as "last 90 days" use it).
+    #[arg(long, global = true, value_name = "TIMESTAMP")]
+    now: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +59,20 @@ enum Command {
     Report(ReportArgs),
     /// Import the shipped CDNOW transaction log into a SQLite file and print the report.
     Demo(report::DemoArgs),
+    /// Define, list, inspect and explain segments.
+    #[command(subcommand)]
+    Segment(automation_cmd::SegmentCommand),
+    /// Define or list playbooks (what to do when a customer enters a segment).
+    #[command(subcommand)]
+    Playbook(automation_cmd::PlaybookCommand),
+    /// List or complete tasks.
+    #[command(subcommand)]
+    Tasks(automation_cmd::TasksCommand),
+    /// Read the event outbox.
+    #[command(subcommand)]
+    Events(automation_cmd::EventsCommand),
+    /// Re-check the memberships that time alone can have changed.
+    Advance(automation_cmd::AdvanceArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
@@ -160,11 +178,26 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 pub(crate) fn open(db: &Option<PathBuf>) -> Result<Crm, crmkit::Error> {
-    Crm::open(db.clone().unwrap_or_else(|| PathBuf::from("crmkit.db")))
+    let crm = Crm::open(db.clone().unwrap_or_else(|| PathBuf::from("crmkit.db")))?;
+    Ok(match NOW.get().copied().flatten() {
+        Some(t) => crm.with_clock(std::sync::Arc::new(crmkit::FixedClock::new(t))),
+        None => crm,
+    })
 }
 
+/// `--now`, parsed once.
+pub(crate) static NOW: std::sync::OnceLock<Option<chrono::DateTime<chrono::Utc>>> = std::sync::OnceLock::new();
+
 fn run(cli: Cli) -> CliResult {
+    let now =
+        cli.now.as_deref().map(|t| crmkit::time::parse_timestamp("--now", t, None)).transpose()?;
+    let _ = NOW.set(now);
     match cli.command {
+        Command::Segment(cmd) => automation_cmd::segment(&open(&cli.db)?, cmd),
+        Command::Playbook(cmd) => automation_cmd::playbook(&open(&cli.db)?, cmd),
+        Command::Tasks(cmd) => automation_cmd::tasks(&open(&cli.db)?, cmd),
+        Command::Events(cmd) => automation_cmd::events(&open(&cli.db)?, cmd),
+        Command::Advance(args) => automation_cmd::advance(&open(&cli.db)?, args),
         Command::Import(cmd) => import_cmd::run(&open(&cli.db)?, cmd),
         Command::Customers(CustomersCommand::List { stage, tag, name, limit, after, format }) => {
             let crm = open(&cli.db)?;

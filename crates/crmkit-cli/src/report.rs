@@ -43,7 +43,13 @@ pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
     let db = db.unwrap_or_else(|| PathBuf::from("crmkit-demo.db"));
     out!("crmkit demo: the CDNOW customer base (Fader & Hardie), stored in {}", db.display());
     out!();
-    let crm = Crm::open(&db)?;
+    // The demo runs on CDNOW's calendar: "now" is the day after the log ends, so that relative
+    // rules ("no purchase in the last 90 days") mean what they would have meant then.
+    let now = match crate::NOW.get().copied().flatten() {
+        Some(t) => t,
+        None => crmkit::time::parse_timestamp("now", "1998-07-01", None)?,
+    };
+    let crm = Crm::open(&db)?.with_clock(std::sync::Arc::new(crmkit::FixedClock::new(now)));
     let mapping = cdnow_mapping();
     let started = Instant::now();
     let report = match &args.data {
@@ -82,7 +88,80 @@ pub(crate) fn demo(db: Option<PathBuf>, args: DemoArgs) -> CliResult {
     );
     out!();
     print_base_report(&crm, args.top)?;
-    print_value_report(&crm, "1997-09-30", "1998-06-30")
+    let defined = Instant::now();
+    define_demo_segments(&crm)?;
+    let define_secs = defined.elapsed().as_secs_f64();
+    print_value_report(&crm, "1997-09-30", "1998-06-30")?;
+    print_segment_report(&crm, define_secs)
+}
+
+/// The demo's segments and playbook. Defined before the models are fitted, so that storing the
+/// scores is what fills the score-based segments and fires the playbook.
+const DEMO_SEGMENTS: &[(&str, &str, &str)] = &[
+    ("active", "count(purchase, 90d) >= 1", "bought in the last 90 days"),
+    (
+        "lapsed-regulars",
+        "count(purchase) >= 3 and days_since(purchase) >= 180",
+        "3+ purchases, none for 6 months",
+    ),
+    ("top-value", "decile(clv) = 10", "the top tenth by 12-month CLV"),
+    ("champions", "rfm.segment = \"champions\"", "RFM champions"),
+    (
+        "top-value-at-risk",
+        "segment(\"top-value\") and p_alive < 0.5",
+        "valuable, and probably slipping away",
+    ),
+];
+
+fn define_demo_segments(crm: &Crm) -> CliResult {
+    use crmkit::automation::{Action, Playbook, Segment};
+    for (name, rule, description) in DEMO_SEGMENTS {
+        crm.define_segment(Segment::dynamic(name, rule)?.describe(*description))?;
+    }
+    crm.define_playbook(
+        Playbook::new("win-back", "top-value-at-risk")
+            .action(Action::CreateTask {
+                title: "Call: win back a top customer".into(),
+                due_in_days: 3,
+                assignee: Some("retention-team".into()),
+            })
+            .action(Action::Emit {
+                action: "send_winback_offer".into(),
+                payload: serde_json::json!({"discount_pct": 15}),
+            }),
+    )?;
+    Ok(())
+}
+
+fn print_segment_report(crm: &Crm, define_secs: f64) -> CliResult {
+    use crmkit::automation::TaskQuery;
+    let sizes = crm.segment_sizes()?;
+    out!();
+    out!(
+        "Segments, kept current as events arrive (as of {}; defined in {:.0} ms)",
+        crm.now().format("%Y-%m-%d"),
+        define_secs * 1000.0
+    );
+    out!("  {:<20} {:>9}  rule", "segment", "members");
+    for (name, rule, _) in DEMO_SEGMENTS {
+        let n = sizes.iter().find(|(s, _)| s == name).map_or(0, |(_, n)| *n);
+        out!("  {:<20} {:>9}  {}", name, thousands(n), rule);
+    }
+    let tasks = crm.tasks(&TaskQuery::new().playbook("win-back").limit(usize::MAX))?;
+    out!();
+    out!(
+        "Playbook win-back (on entering top-value-at-risk: a task for retention-team and a send_winback_offer event): {} tasks",
+        thousands(tasks.len() as u64)
+    );
+    for t in tasks.iter().take(5) {
+        crate::automation_cmd::print_task(crm, t)?;
+    }
+    let verify = crm.verify_segments()?;
+    out!(
+        "  incremental membership {} a full re-evaluation",
+        if verify.is_empty() { "equals" } else { "DIFFERS FROM" }
+    );
+    Ok(())
 }
 
 pub(crate) fn print_base_report(crm: &Crm, top: usize) -> CliResult {

@@ -984,6 +984,13 @@ impl Crm {
         let existing = self.store.segments()?;
         self.check_segment(&segment, &existing)?;
         let previous = existing.iter().find(|s| s.name == segment.name);
+        if let Some(p) = previous
+            && p.rule == segment.rule
+            && p.kind == segment.kind
+            && p.description == segment.description
+        {
+            return Ok(p.clone()); // the same definition again writes nothing
+        }
         let recompute = match previous {
             Some(p) => {
                 segment.created_at = p.created_at;
@@ -1602,6 +1609,9 @@ impl Crm {
                 }
                 _ => {}
             }
+        }
+        if self.store.playbooks()?.contains(&playbook) {
+            return Ok(playbook); // the same definition again writes nothing
         }
         let mut batch = WriteBatch::new();
         batch.push(WriteOp::SavePlaybook(playbook.clone()));
