@@ -1,7 +1,6 @@
 //! `crmkit segment`, `playbook`, `tasks`, `events` and `advance`: segments, automation and the
 //! event outbox on the command line.
 
-
 use clap::{Args, Subcommand};
 use crmkit::automation::{
     Action, EventPayload, Playbook, Segment, SegmentKind, TaskQuery, TaskStatus,

@@ -186,7 +186,8 @@ pub(crate) fn open(db: &Option<PathBuf>) -> Result<Crm, crmkit::Error> {
 }
 
 /// `--now`, parsed once.
-pub(crate) static NOW: std::sync::OnceLock<Option<chrono::DateTime<chrono::Utc>>> = std::sync::OnceLock::new();
+pub(crate) static NOW: std::sync::OnceLock<Option<chrono::DateTime<chrono::Utc>>> =
+    std::sync::OnceLock::new();
 
 fn run(cli: Cli) -> CliResult {
     let now =

@@ -233,3 +233,118 @@ fn fit_then_score_and_explain_from_the_database() {
     let err = fails(crmkit(&db, &["fit", "--model", "bgbd"]));
     assert!(err.contains("expected bgnbd, mbgnbd or paretonbd"), "{err}");
 }
+
+#[test]
+fn segments_playbooks_tasks_and_events_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    let now = ["--now", "2024-03-01T00:00:00Z"];
+    let run = |args: &[&str]| crmkit(&db, &[&now[..], args].concat());
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(
+        &orders,
+        "customer,timestamp,amount\n\
+         ada@example.org,2024-02-20,120.00\n\
+         ada@example.org,2024-02-25,30.00\n\
+         bo@example.org,2023-10-01,10.00\n",
+    )
+    .unwrap();
+    ok(run(&[
+        "import",
+        "interactions",
+        orders.to_str().unwrap(),
+        "--map",
+        "amount=amount",
+        "--currency",
+        "EUR",
+        "--create-customers",
+    ]));
+    let out = ok(run(&["segment", "create", "big", "--rule", "sum(purchase, 30d) >= 100 EUR"]));
+    assert!(out.contains("segment big (dynamic, version 1): 1 members"), "{out}");
+    ok(run(&[
+        "segment",
+        "create",
+        "lapsed",
+        "--rule",
+        "days_since(purchase) >= 90",
+        "--description",
+        "win back",
+    ]));
+    let out = ok(run(&[
+        "playbook",
+        "create",
+        "thank",
+        "--segment",
+        "big",
+        "--task",
+        "Say thanks",
+        "--assignee",
+        "sam",
+        "--emit",
+        "send_card",
+    ]));
+    assert!(out.contains("playbook thank on segment big: 2 actions"), "{out}");
+    let out = ok(run(&["segment", "list"]));
+    assert!(out.contains("lapsed") && out.contains("days_since(purchase) >= 90"), "{out}");
+    let out = ok(run(&["segment", "members", "lapsed"]));
+    assert!(out.contains("email:bo@example.org") && !out.contains("ada"), "{out}");
+    let out = ok(run(&["segment", "explain", "big", "ada@example.org"]));
+    assert!(
+        out.contains("is a member of big") && out.contains("[x] sum(purchase, 30d) >= 100 EUR"),
+        "{out}"
+    );
+    assert!(out.contains("time alone can change this on 2024-03-21"), "{out}");
+    // Bo buys big: enters `big`, the playbook makes a task; leaves `lapsed`.
+    let more = dir.path().join("more.csv");
+    std::fs::write(&more, "customer,timestamp,amount\nbo@example.org,2024-02-29,500.00\n").unwrap();
+    ok(run(&[
+        "import",
+        "interactions",
+        more.to_str().unwrap(),
+        "--map",
+        "amount=amount",
+        "--currency",
+        "EUR",
+    ]));
+    let out = ok(run(&["tasks", "list", "--assignee", "sam"]));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("email:bo@example.org")
+            && out.contains("Say thanks")
+            && out.contains("due 2024-03-04"),
+        "{out}"
+    );
+    let out = ok(run(&["events", "tail", "--type", "segment_exited"]));
+    assert!(out.contains("lapsed: days_since(purchase) >= 90 became false"), "{out}");
+    let out = ok(run(&[
+        "events",
+        "tail",
+        "--consumer",
+        "mailer",
+        "--ack",
+        "--limit",
+        "1000",
+        "--format",
+        "json",
+    ]));
+    assert!(out.lines().count() > 5 && out.contains("\"type\":\"action\""), "{out}");
+    assert_eq!(ok(run(&["events", "tail", "--consumer", "mailer"])), "", "acknowledged");
+    // Time passes: Ada leaves `big` when her purchases leave the 30-day window.
+    let out = ok(crmkit(&db, &["--now", "2024-03-27T00:00:00Z", "advance"]));
+    assert!(out.starts_with("re-checked "), "{out}");
+    let out = ok(crmkit(&db, &["--now", "2024-03-27T00:00:00Z", "segment", "verify"]));
+    assert!(out.contains("matches"), "{out}");
+    let out = ok(crmkit(&db, &["--now", "2024-03-27T00:00:00Z", "segment", "members", "big"]));
+    assert!(!out.contains("ada") && out.contains("bo@example.org"), "{out}");
+    // Manual lists and errors.
+    ok(run(&["segment", "create", "beta", "--kind", "manual"]));
+    assert_eq!(ok(run(&["segment", "add", "beta", "ada@example.org"])).trim(), "added");
+    let err = fails(run(&["segment", "add", "big", "ada@example.org"]));
+    assert!(err.contains("only manual segments are changed by hand"), "{err}");
+    let err = fails(run(&["segment", "create", "bad", "--rule", "count(purchase, 30d) >"]));
+    assert!(err.contains("rule, line 1, column 23: expected a value to compare with"), "{err}");
+    let err = fails(run(&["segment", "delete", "big"]));
+    assert!(err.contains("playbook \"thank\" acts on it"), "{err}");
+    let err = fails(run(&["events", "tail", "--ack"]));
+    assert!(err.contains("--ack needs --consumer"), "{err}");
+}

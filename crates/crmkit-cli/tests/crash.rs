@@ -1,5 +1,6 @@
 //! Kill an import with SIGKILL in the middle; the database must open cleanly and hold exactly the
-//! batches that were committed, each whole.
+//! batches that were committed, each whole, with their events in the outbox and the segment
+//! membership they caused: an event whose change committed is delivered after the restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -30,6 +31,13 @@ fn sigkill_mid_import_loses_no_committed_batch_and_leaves_no_partial_one() {
             .unwrap();
         }
     }
+    // A dynamic segment, so that each batch also writes membership rows and enter events.
+    let defined = Command::new(env!("CARGO_BIN_EXE_crmkit"))
+        .args(["--db", db.to_str().unwrap(), "segment", "create", "regulars"])
+        .args(["--rule", "count(purchase) >= 3"])
+        .output()
+        .unwrap();
+    assert!(defined.status.success(), "{}", String::from_utf8_lossy(&defined.stderr));
     let mut child = Command::new(env!("CARGO_BIN_EXE_crmkit"))
         .args(["--db", db.to_str().unwrap(), "import", "interactions", csv.to_str().unwrap()])
         .args(["--map", "amount=amount", "--currency", "EUR", "--create-customers", "--verbose"])
@@ -74,6 +82,21 @@ fn sigkill_mid_import_loses_no_committed_batch_and_leaves_no_partial_one() {
     }
     lines_seen.sort_unstable();
     assert_eq!(lines_seen, (2..stored + 2).collect::<Vec<u64>>());
+    // The outbox holds exactly the events of the committed batches, numbered without gaps, and a
+    // consumer that never saw them (the process died first) gets every one after the restart.
+    let crm = crmkit::Crm::open(&db).unwrap();
+    let events = crm.poll_events("after-crash", usize::MAX).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=events.len() as u64).collect::<Vec<_>>()
+    );
+    let count = |t: &str| events.iter().filter(|e| e.payload.type_name() == t).count() as u64;
+    assert_eq!(count("interaction_recorded"), stored);
+    assert_eq!(count("customer_created"), store.stats().unwrap().customers);
+    let members = crm.segment_members("regulars", None, usize::MAX).unwrap();
+    assert!(!members.is_empty());
+    assert_eq!(count("segment_entered"), members.len() as u64);
+    assert!(crm.verify_segments().unwrap().is_empty(), "membership matches the committed data");
     // And the import can simply be run again to finish the job, writing each row once.
     let out = Command::new(env!("CARGO_BIN_EXE_crmkit"))
         .args(["--db", db.to_str().unwrap(), "import", "interactions", csv.to_str().unwrap()])
