@@ -1,0 +1,448 @@
+// The Kotlin suite of crmkit's UniFFI bindings, run on the JVM by scripts/test-kotlin.sh.
+//
+// A plain main (no JUnit): each test prints "ok" or "FAIL", the last line is "N passed, N failed",
+// and the exit code is non-zero on any failure.
+//
+// Arguments: WORK_DIR CDNOW_MASTER_TXT EXPECTED_DIR
+//   WORK_DIR      an empty directory for the test databases
+//   CDNOW_MASTER  examples/data/CDNOW_master.txt
+//   EXPECTED_DIR  what the Rust CLI printed on the same data in the same run:
+//                 fit.json (`crmkit fit --format json`) and score-<id>.json (`crmkit score KEY --format json`)
+package dev.crmkit.tests
+
+import dev.crmkit.*
+import java.io.File
+import java.time.Instant
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.system.exitProcess
+
+private var passed = 0
+private var failed = 0
+
+private fun test(name: String, body: () -> Unit) {
+    val started = System.nanoTime()
+    try {
+        body()
+        passed++
+        println("ok    %-58s %6.0f ms".format(name, (System.nanoTime() - started) / 1e6))
+    } catch (e: Throwable) {
+        failed++
+        println("FAIL  $name: $e")
+        e.printStackTrace(System.out)
+    }
+}
+
+private class CheckFailed(message: String) : AssertionError(message)
+
+private fun check(condition: Boolean, message: () -> String) {
+    if (!condition) throw CheckFailed(message())
+}
+
+private fun <T> checkEq(expected: T, actual: T, what: String) =
+    check(expected == actual) { "$what: expected <$expected>, got <$actual>" }
+
+private inline fun <reified E : Throwable> assertThrows(block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw CheckFailed("expected ${E::class.simpleName}, got $e")
+    }
+    throw CheckFailed("expected ${E::class.simpleName}, nothing was thrown")
+}
+
+private fun usd(amount: String) = Money(amount, "USD")
+private fun email(address: String) = IdentityKey(IdentityKind.Email, address)
+private fun person(name: String, vararg keys: IdentityKey, tags: List<String> = listOf()) =
+    NewCustomer(name = name, kind = CustomerKind.PERSON, stage = LifecycleStage.Prospect,
+        identities = keys.toList(), tags = tags)
+private fun purchase(customerId: String, at: String, amount: String, key: String? = null) =
+    NewInteraction(customerId = customerId, occurredAt = Instant.parse(at),
+        kind = InteractionKind.Purchase(total = usd(amount)), idempotencyKey = key)
+
+/** The CDNOW log's mapping: `customer_id date number_of_cds dollar_value`, as the CLI's demo reads it. */
+private val cdnowMapping = InteractionMapping(
+    format = InputFormat.WHITESPACE,
+    columns = mapOf("customer" to "customer_id", "timestamp" to "date", "amount" to "dollar_value"),
+    customerKey = IdentityKind.External("cdnow"),
+    timestampFormat = "%Y%m%d",
+    defaultCurrency = "USD",
+    properties = listOf("number_of_cds"),
+)
+
+fun main(args: Array<String>) {
+    if (args.size != 3) {
+        System.err.println("usage: CrmKitTest WORK_DIR CDNOW_MASTER_TXT EXPECTED_DIR")
+        exitProcess(2)
+    }
+    val work = File(args[0]).apply { mkdirs() }
+    val cdnow = File(args[1])
+    val expected = File(args[2])
+    val dbPath = File(work, "crm.db").path
+
+    test("the library loads and reports its version") {
+        check(crmkitVersion().isNotEmpty()) { "empty version" }
+    }
+
+    // One database file for the end-to-end tests, reopened further down.
+    var crm = Crm.open(dbPath)
+    lateinit var adaId: String
+
+    test("customers: create, normalised lookup, update, list, audit") {
+        crm.defineField(FieldDef("plan", FieldType.STRING))
+        crm.defineField(FieldDef("seats", FieldType.INTEGER))
+        crm.defineField(FieldDef("credit", FieldType.DECIMAL))
+        val ada = crm.createCustomer(NewCustomer(
+            name = "Ada Lovelace",
+            kind = CustomerKind.PERSON,
+            stage = LifecycleStage.Lead,
+            identities = listOf(email(" Ada@Example.ORG "), IdentityKey(IdentityKind.Phone, "+44 20 7946 0018")),
+            tags = listOf("newsletter", "beta"),
+            attributes = mapOf(
+                "plan" to AttributeValue.String("pro"),
+                "seats" to AttributeValue.Integer(3),
+                "credit" to AttributeValue.Decimal("12.50"),
+            ),
+            consents = listOf(ConsentChoice("marketing", Channel.Email, ConsentStatus.GRANTED)),
+            source = "signup-form",
+        ))
+        adaId = ada.id
+        checkEq(listOf("beta", "newsletter"), ada.tags, "tags are sorted")
+        checkEq(1uL, ada.revision, "revision")
+        checkEq(ada, crm.lookup("ada@example.org"), "lookup by normalised e-mail")
+        checkEq(ada, crm.customer(ada.id), "customer by id")
+        checkEq(ada, crm.find(email("ADA@example.org")), "find by key")
+        checkEq(null, crm.find(email("nobody@example.org")), "find unknown")
+        checkEq(AttributeValue.Decimal("12.50"), ada.attributes["credit"], "decimals stay exact")
+
+        val updated = crm.updateCustomer(ada.id, listOf(
+            CustomerChange.SetStage(LifecycleStage.Customer),
+            CustomerChange.SetAttribute("seats", AttributeValue.Integer(40)),
+            CustomerChange.AddTag("vip"),
+            CustomerChange.RemoveTag("beta"),
+        ), source = "agent:sam")
+        checkEq(LifecycleStage.Customer, updated.stage, "stage")
+        checkEq(2uL, updated.revision, "revision after update")
+        checkEq(listOf<LifecycleStage?>(null, LifecycleStage.Lead), updated.stageHistory.map { it.from }, "stage history")
+        val same = crm.updateCustomer(ada.id, listOf(CustomerChange.AddTag("vip")))
+        checkEq(2uL, same.revision, "a change that changes nothing writes nothing")
+
+        crm.createCustomer(person("Bo Bellamy", email("bo@example.org"), tags = listOf("vip")))
+        crm.createCustomer(NewCustomer(name = "Initech", kind = CustomerKind.ORGANISATION,
+            stage = LifecycleStage.Custom("Trial"), identities = listOf(IdentityKey(IdentityKind.External("billing"), "C-17"))))
+        checkEq(LifecycleStage.Custom("trial"), crm.lookup("ext:billing:C-17").stage, "custom stages are lower-cased")
+        val vips = crm.listCustomers(CustomerQuery(tag = "vip"))
+        checkEq(setOf("Ada Lovelace", "Bo Bellamy"), vips.items.map { it.name }.toSet(), "customers tagged vip")
+        val page = crm.listCustomers(CustomerQuery(limit = 2u))
+        checkEq(2, page.items.size, "page size")
+        val rest = crm.listCustomers(CustomerQuery(after = page.next, limit = 2u))
+        checkEq(1, rest.items.size, "second page")
+
+        val audit = crm.auditLog(customerId = ada.id)
+        checkEq(listOf("customer", "stage", "tags", "attributes.seats"), audit.map { it.field }, "audit fields")
+        checkEq("\"customer\"", audit.first { it.field == "stage" }.newJson, "audit value as JSON")
+        checkEq("agent:sam", audit.last().actor, "audit actor")
+    }
+
+    test("interactions: exact money, idempotency, time ranges, summary") {
+        val bo = crm.lookup("bo@example.org")
+        checkEq(1uL, crm.record(purchase(adaId, "2024-05-01T09:30:00Z", "0.10", key = "order-1")) ?: 0uL, "first id")
+        checkEq(null, crm.record(purchase(adaId, "2024-05-01T09:30:00Z", "0.10", key = "order-1")), "a retried write is skipped")
+        val ids = crm.recordAll(listOf(
+            purchase(adaId, "2024-06-01T10:00:00.123456Z", "0.20"),
+            purchase(bo.id, "2024-06-02T10:00:00Z", "19.99"),
+            NewInteraction(customerId = bo.id, occurredAt = Instant.parse("2024-06-03T08:00:00Z"),
+                kind = InteractionKind.Call(direction = Direction.OUTBOUND, durationSecs = 300u, outcome = "voicemail"),
+                channel = Channel.Phone, propertiesJson = mapOf("agent" to "\"sam\"", "attempt" to "2")),
+        ))
+        checkEq(3, ids.filterNotNull().size, "batch ids")
+        val log = crm.interactions(adaId)
+        checkEq(listOf("0.10", "0.20"), log.map { (it.kind as InteractionKind.Purchase).total.amount }, "amounts as written")
+        checkEq(Instant.parse("2024-06-01T10:00:00.123456Z"), log[1].occurredAt, "microseconds survive")
+        checkEq(1, crm.interactions(adaId, from = Instant.parse("2024-05-15T00:00:00Z")).size, "from")
+        checkEq(1, crm.interactions(adaId, to = Instant.parse("2024-05-15T00:00:00Z")).size, "to")
+        val call = crm.interactions(bo.id).last()
+        checkEq(mapOf("agent" to "\"sam\"", "attempt" to "2"), call.propertiesJson, "properties")
+        checkEq(Channel.Phone, call.channel, "channel")
+        val s = crm.summary(top = 1u)
+        checkEq(listOf(usd("20.29")), s.revenue, "revenue is exact (0.10 + 0.20 + 19.99)")
+        checkEq(3uL, s.purchases, "purchases")
+        checkEq("Bo Bellamy", s.topCustomers.single().customer.name, "top customer")
+    }
+
+    test("imports from text: rejects file, idempotency, progress listener") {
+        val csv = "email,date,total\n" +
+            "ada@example.org,2024-07-01,5.00\n" +
+            "carol@example.org,2024-07-02,7.50\n" +
+            "broken,2024-07-03,1.00\n" +
+            "ada@example.org,2024-07-04,twelve\n"
+        val rejects = File(work, "rejects.csv")
+        val events = mutableListOf<ImportProgress>()
+        val listener = object : ImportListener {
+            override fun onProgress(progress: ImportProgress) { events += progress }
+        }
+        val mapping = InteractionMapping(format = InputFormat.CSV,
+            columns = mapOf("customer" to "email", "timestamp" to "date", "amount" to "total"),
+            customerKey = IdentityKind.Email, defaultCurrency = "USD")
+        val options = ImportOptions(createMissingCustomers = true, rejectsPath = rejects.path, batchSize = 1u)
+        val r = crm.importInteractions(ImportSource.Text("orders.csv", csv), mapping, options, listener)
+        checkEq(2uL, r.interactionsWritten, "written")
+        checkEq(2uL, r.rejected, "rejected")
+        checkEq(1uL, r.customersCreated, "carol created")
+        check(rejects.readText().contains("twelve")) { "the bad row is in the rejects file" }
+        check(events.isNotEmpty() && events.last().rowsRead == 4uL) { "progress events: $events" }
+        val again = crm.importInteractions(ImportSource.Text("orders.csv", csv), mapping, options)
+        checkEq(0uL, again.interactionsWritten, "second import writes nothing")
+
+        val people = "email,name,stage\ndave@example.org,Dave,lead\nada@example.org,Ada King,customer\n"
+        val cm = CustomerMapping(format = InputFormat.CSV, key = IdentityKind.Email,
+            columns = mapOf("key" to "email", "name" to "name", "stage" to "stage"))
+        val rc = crm.importCustomers(ImportSource.Text("people.csv", people), cm, ImportOptions())
+        checkEq(1uL to 1uL, rc.customersCreated to rc.customersUpdated, "created, updated")
+        checkEq("Ada King", crm.lookup("ada@example.org").name, "upserted name")
+    }
+
+    test("errors: Validation") {
+        val e = assertThrows<CrmException.Validation> { crm.createCustomer(person("Nobody", email("not-an-address"))) }
+        check(e.message!!.contains("email")) { "message names the field: ${e.message}" }
+        assertThrows<CrmException.Validation> { crm.record(purchase(adaId, "2024-01-01T00:00:00Z", "12,50")) }
+        val neg = assertThrows<CrmException.Validation> { crm.record(purchase(adaId, "2024-01-01T00:00:00Z", "-1")) }
+        check(neg.message!!.contains("refund")) { "readable: ${neg.message}" }
+        assertThrows<CrmException.Validation> { crm.customer("not-a-uuid") }
+        assertThrows<CrmException.Validation> { crm.createCustomer(person("  ")) }
+        assertThrows<CrmException.Validation> {
+            crm.createCustomer(NewCustomer(name = "X", kind = CustomerKind.PERSON, stage = LifecycleStage.Prospect,
+                attributes = mapOf("undeclared" to AttributeValue.Bool(true))))
+        }
+        assertThrows<CrmException.Validation> { crm.fitValue(ValueOptions(asOf = Instant.parse("2024-12-31T00:00:00Z"), timeUnit = "fortnight")) }
+        checkEq(null, crm.find(email("x@example.org")), "nothing was written by the failed calls")
+    }
+
+    test("errors: NotFound") {
+        val e = assertThrows<CrmException.NotFound> { crm.lookup("ghost@example.org") }
+        checkEq("customer not found: email:ghost@example.org", e.message, "message")
+        assertThrows<CrmException.NotFound> { crm.customer("0190a8e2-7f3c-7000-8000-000000000000") }
+        assertThrows<CrmException.NotFound> { crm.explainValue(crm.lookup("dave@example.org").id) }
+    }
+
+    test("errors: Conflict") {
+        val e = assertThrows<CrmException.Conflict> { crm.createCustomer(person("Imposter", email("ADA@example.org"))) }
+        check(e.message!!.contains("already belongs")) { e.message!! }
+        assertThrows<CrmException.Conflict> { crm.defineField(FieldDef("seats", FieldType.STRING)) }
+    }
+
+    test("errors: Storage") {
+        val garbage = File(work, "not-a-database.db").apply { writeText("this is not SQLite ".repeat(400)) }
+        val e = assertThrows<CrmException.Storage> { Crm.open(garbage.path) }
+        check(e.message!!.isNotEmpty()) { "message" }
+        assertThrows<CrmException.Storage> { crm.importInteractions(ImportSource.File(File(work, "missing.csv").path), cdnowMapping, ImportOptions()) }
+    }
+
+    println("      (the next test panics in Rust on purpose: Rust prints the two panics on stderr)")
+    test("a panic in Rust arrives as CrmException.Internal and the JVM goes on") {
+        val before = crm.summary().interactions
+        val throwing = object : ImportListener {
+            override fun onProgress(progress: ImportProgress) = throw IllegalStateException("the app's listener broke")
+        }
+        val csv = "email,date,total\nada@example.org,2024-08-01,1.00\nada@example.org,2024-08-02,2.00\n"
+        val mapping = InteractionMapping(format = InputFormat.CSV,
+            columns = mapOf("customer" to "email", "timestamp" to "date", "amount" to "total"),
+            customerKey = IdentityKind.Email, defaultCurrency = "USD")
+        val e = assertThrows<CrmException.Internal> {
+            crm.importInteractions(ImportSource.Text("panic.csv", csv), mapping, ImportOptions(batchSize = 1u), throwing)
+        }
+        check(e.message!!.contains("the app's listener broke")) { "the cause is in the message: ${e.message}" }
+        val direct = assertThrows<CrmException.Internal> { panicForTesting("boom") }
+        checkEq("internal error in crmkit: boom", direct.message, "panicForTesting")
+        // The batch before the panic is committed; the CRM is still usable.
+        checkEq(before + 1uL, crm.summary().interactions, "committed before the panic")
+        checkEq("Ada King", crm.lookup("ada@example.org").name, "still usable")
+    }
+
+    test("concurrent use from two threads") {
+        val errors = AtomicInteger()
+        val conflicts = AtomicInteger()
+        val start = CountDownLatch(1)
+        val threads = (0 until 2).map { t ->
+            Thread {
+                start.await()
+                try {
+                    repeat(100) { i ->
+                        val c = crm.createCustomer(person("T$t-$i", email("t$t-$i@example.org")))
+                        crm.record(purchase(c.id, "2024-09-01T12:00:00Z", "$i.99"))
+                        crm.lookup("t$t-$i@example.org")
+                        try { // both threads change the same customer: a lost update is a Conflict
+                            crm.updateCustomer(adaId, listOf(CustomerChange.SetAttribute("seats", AttributeValue.Integer((t * 1000 + i).toLong()))))
+                        } catch (e: CrmException.Conflict) {
+                            conflicts.incrementAndGet()
+                        }
+                    }
+                } catch (e: Throwable) {
+                    errors.incrementAndGet()
+                    e.printStackTrace(System.out)
+                }
+            }.apply { start() }
+        }
+        start.countDown()
+        threads.forEach { it.join() }
+        checkEq(0, errors.get(), "errors")
+        checkEq(200, crm.listCustomers(CustomerQuery(nameContains = "T", limit = 1000u)).items.count { it.name.matches(Regex("T[01]-\\d+")) }, "customers created")
+        val seatsChanges = crm.auditLog(customerId = adaId, limit = 1000u).count { it.field == "attributes.seats" }
+        checkEq(1 + 200 - conflicts.get(), seatsChanges, "every update not refused as a conflict is in the audit log")
+    }
+
+    test("fit and score on the database file") {
+        // A small shop: 30 customers with 1 to 6 purchases over a year.
+        for (n in 0 until 30) {
+            val c = crm.createCustomer(person("Shopper $n", IdentityKey(IdentityKind.External("shop"), "S$n")))
+            for (k in 0..(n % 6)) {
+                val day = 1 + (n * 7 + k * 53) % 360
+                val at = Instant.parse("2023-01-01T12:00:00Z").plusSeconds(day * 86_400L)
+                crm.record(purchase(c.id, at.toString(), "${10 + n}.${k}0"))
+            }
+        }
+        val fit = crm.fitValue(ValueOptions(asOf = Instant.parse("2023-12-31T23:59:59Z"), currency = "USD"))
+        checkEq(PurchaseModel.BG_NBD, fit.model.purchaseModel, "model")
+        checkEq(listOf("r", "alpha", "a", "b"), fit.model.purchaseFit.parameters.map { it.name }, "parameters")
+        check(fit.customersScored >= 30uL) { "scored ${fit.customersScored}" }
+        // The stored model is the fitted one; its numbers went through the core's JSON encoding,
+        // which serde_json (without its float_roundtrip feature) reads back to within an ulp.
+        val stored = crm.valueModel()!!
+        checkEq(fit.model.copy(purchaseFit = stored.purchaseFit, spendFit = stored.spendFit), stored, "latest model")
+        for ((a, b) in (fit.model.purchaseFit.parameters + fit.model.spendFit!!.parameters)
+            .zip(stored.purchaseFit.parameters + stored.spendFit!!.parameters)) {
+            check(a.name == b.name && Math.abs(a.value - b.value) <= 2 * Math.ulp(a.value)) { "stored $b, fitted $a" }
+        }
+        val s5 = crm.score(crm.lookup("ext:shop:S5").id)!!
+        check(s5.pAlive in 0.0..1.0 && s5.expectedPurchases >= 0.0) { "scores in range: $s5" }
+        checkEq(5.0, s5.frequency, "frequency of six purchases on six days")
+        val top = crm.topScores(5u)
+        checkEq(5, top.size, "top 5")
+        check(top.zipWithNext().all { (a, b) -> (a.clv ?: 0.0) >= (b.clv ?: 0.0) }) { "ordered by CLV" }
+        val why = crm.explainValue(crm.lookup("ext:shop:S5").id)
+        checkEq(s5, why.score, "explanation's scores")
+        check(why.text.contains("P(alive)")) { why.text }
+        checkEq(crm.scores().size.toULong(), fit.customersScored, "all scores stored")
+        val holdout = crm.holdoutCheck(Instant.parse("2023-09-30T23:59:59Z"), ValueOptions(asOf = Instant.parse("2023-12-31T23:59:59Z")))
+        check(holdout.customers > 0uL && holdout.trackingActual.isNotEmpty()) { "holdout check: $holdout" }
+    }
+
+    test("closing and reopening the database file") {
+        val before = crm.summary(top = 3u)
+        val ada = crm.lookup("ada@example.org")
+        val model = crm.valueModel()
+        crm.close()
+        assertThrows<IllegalStateException> { crm.summary() }
+        crm = Crm.open(dbPath)
+        checkEq(dbPath, crm.path(), "path")
+        checkEq(before, crm.summary(top = 3u), "summary after reopening")
+        checkEq(ada, crm.lookup("ada@example.org"), "customer after reopening")
+        checkEq(model, crm.valueModel(), "model after reopening")
+        Crm.openInMemory().use { mem -> checkEq(0uL, mem.summary().customers, "in-memory database is separate") }
+    }
+    crm.close()
+
+    test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
+        val fitJson = Json.parse(File(expected, "fit.json").readText()) as Map<*, *>
+        Crm.open(File(work, "cdnow.db").path).use { cd ->
+            val report = cd.importInteractions(ImportSource.File(cdnow.path), cdnowMapping, ImportOptions(createMissingCustomers = true))
+            checkEq(69_659uL, report.interactionsWritten, "transactions")
+            checkEq(23_570uL, report.customersCreated, "customers")
+            checkEq(listOf(usd("2500315.63")), cd.summary().revenue, "revenue")
+
+            val fit = cd.fitValue(ValueOptions(asOf = Instant.parse("1997-09-30T23:59:59Z"), timeUnit = "week", model = PurchaseModel.BG_NBD))
+            val purchase = fitJson.obj("purchase_model")
+            checkEq(purchase["log_likelihood"].num(), fit.model.purchaseFit.logLikelihood, "BG/NBD log-likelihood")
+            compareParameters(purchase.obj("parameters"), fit.model.purchaseFit.parameters, "BG/NBD")
+            compareParameters(fitJson.obj("spend_model").obj("parameters"), fit.model.spendFit!!.parameters, "Gamma-Gamma")
+            checkEq(fitJson["customers_scored"].num().toULong(), fit.customersScored, "customers scored")
+            checkEq(fitJson["horizon"].num(), fit.model.horizon, "horizon")
+
+            val files = expected.listFiles { f -> f.name.startsWith("score-") }!!.sortedBy { it.name }
+            check(files.isNotEmpty()) { "no expected scores in $expected" }
+            for (f in files) {
+                val key = "ext:cdnow:" + f.name.removePrefix("score-").removeSuffix(".json")
+                val want = Json.parse(f.readText()) as Map<*, *>
+                val got = cd.explainValue(cd.lookup(key).id)
+                val ws = want.obj("scores")
+                val s = got.score
+                for ((name, value) in listOf("frequency" to s.frequency, "recency" to s.recency, "age" to s.age,
+                    "monetary" to s.monetary, "p_alive" to s.pAlive, "expected_purchases" to s.expectedPurchases,
+                    "expected_spend" to s.expectedSpend, "clv" to s.clv)) {
+                    checkEq(ws[name].numOrNull(), value, "$key $name")
+                }
+                checkEq((ws["rfm"] as List<*>).map { (it as Double).toInt() },
+                    listOf(s.rfm.recency.toInt(), s.rfm.frequency.toInt(), s.rfm.monetary.toInt()), "$key rfm")
+                checkEq(ws["segment"], s.segment, "$key segment")
+                checkEq(want["clv_horizon_purchases"].num(), got.clvHorizonPurchases, "$key clv horizon purchases")
+                checkEq(want["discount_factor"].numOrNull(), got.discountFactor, "$key discount factor")
+                checkEq(want["explanation"], got.text, "$key explanation text")
+            }
+            println("      compared ${purchase.obj("parameters").size + 3} parameters and ${files.size} customers' scores with the CLI")
+        }
+    }
+
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
+
+private fun compareParameters(want: Map<*, *>, got: List<ModelParameter>, model: String) {
+    checkEq(want.keys, got.map { it.name }.toSet(), "$model parameter names")
+    for (p in got) {
+        val w = want.obj(p.name)
+        checkEq(w["value"].num(), p.value, "$model ${p.name}")
+        checkEq(w["standard_error"].numOrNull(), p.standardError, "$model ${p.name} standard error")
+    }
+}
+
+@Suppress("UNCHECKED_CAST")
+private fun Map<*, *>.obj(key: String): Map<String, Any?> =
+    (this[key] ?: throw CheckFailed("no \"$key\" in the CLI's JSON")) as Map<String, Any?>
+private fun Any?.num(): Double = this as? Double ?: throw CheckFailed("expected a number, got $this")
+private fun Any?.numOrNull(): Double? = if (this == null) null else num()
+
+/** Just enough JSON to read the CLI's output: numbers become Doubles (parsed exactly, as Rust printed them). */
+private object Json {
+    fun parse(text: String): Any? = Parser(text).run { val v = value(); ws(); check(i == s.length) { "trailing JSON" }; v }
+
+    private class Parser(val s: String) {
+        var i = 0
+        fun ws() { while (i < s.length && s[i].isWhitespace()) i++ }
+        fun value(): Any? {
+            ws()
+            return when (s[i]) {
+                '{' -> { i++; val m = LinkedHashMap<String, Any?>(); ws()
+                    if (s[i] == '}') { i++; return m }
+                    while (true) { ws(); val k = string(); ws(); expect(':'); m[k] = value(); ws()
+                        if (s[i] == ',') i++ else { expect('}'); return m } } }
+                '[' -> { i++; val l = ArrayList<Any?>(); ws()
+                    if (s[i] == ']') { i++; return l }
+                    while (true) { l += value(); ws(); if (s[i] == ',') i++ else { expect(']'); return l } } }
+                '"' -> string()
+                't' -> { i += 4; true }
+                'f' -> { i += 5; false }
+                'n' -> { i += 4; null }
+                else -> { val start = i; while (i < s.length && s[i] in "+-0123456789.eE") i++; s.substring(start, i).toDouble() }
+            }
+        }
+        fun expect(c: Char) { check(s[i] == c) { "expected '$c' at $i" }; i++ }
+        fun string(): String {
+            expect('"')
+            val b = StringBuilder()
+            while (s[i] != '"') {
+                if (s[i] == '\\') {
+                    i++
+                    when (val e = s[i]) {
+                        'n' -> b.append('\n'); 't' -> b.append('\t'); 'r' -> b.append('\r'); 'b' -> b.append('\b')
+                        'f' -> b.append('\u000c'); 'u' -> { b.append(s.substring(i + 1, i + 5).toInt(16).toChar()); i += 4 }
+                        else -> b.append(e)
+                    }
+                } else b.append(s[i])
+                i++
+            }
+            i++
+            return b.toString()
+        }
+    }
+}

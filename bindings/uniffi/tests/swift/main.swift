@@ -1,0 +1,437 @@
+// The Swift suite of crmkit's UniFFI bindings, the same coverage as the Kotlin one
+// (bindings/uniffi/tests/kotlin/CrmKitTest.kt). Built and run by scripts/test-swift.sh.
+//
+// Arguments: WORK_DIR CDNOW_MASTER_TXT EXPECTED_DIR (see bindings/uniffi/tests/expected-from-cli.sh).
+// Each test prints "ok" or "FAIL"; the last line is "N passed, N failed"; the exit code is
+// non-zero on any failure.
+import CrmKit
+import Foundation
+
+var passed = 0
+var failed = 0
+
+struct CheckFailed: Error, CustomStringConvertible {
+    let description: String
+}
+
+func test(_ name: String, _ body: () throws -> Void) {
+    let started = Date()
+    do {
+        try body()
+        passed += 1
+        print("ok    \(name) (\(Int(Date().timeIntervalSince(started) * 1000)) ms)")
+    } catch {
+        failed += 1
+        print("FAIL  \(name): \(error)")
+    }
+}
+
+func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw CheckFailed(description: message()) }
+}
+
+func checkEq<T: Equatable>(_ expected: T, _ actual: T, _ what: String) throws {
+    if expected != actual { throw CheckFailed(description: "\(what): expected <\(expected)>, got <\(actual)>") }
+}
+
+/// The CrmError a call throws (any other outcome fails the test).
+func crmError(_ what: String, _ body: () throws -> Void) throws -> CrmError {
+    do {
+        try body()
+    } catch let e as CrmError {
+        return e
+    }
+    throw CheckFailed(description: "\(what): nothing was thrown")
+}
+
+func isValidation(_ e: CrmError) -> Bool { if case .Validation = e { return true }; return false }
+func isNotFound(_ e: CrmError) -> Bool { if case .NotFound = e { return true }; return false }
+func isConflict(_ e: CrmError) -> Bool { if case .Conflict = e { return true }; return false }
+func isStorage(_ e: CrmError) -> Bool { if case .Storage = e { return true }; return false }
+func internalMessage(_ e: CrmError) -> String? { if case .Internal(let m) = e { return m }; return nil }
+func message(_ e: CrmError) -> String {
+    switch e {
+    case .Validation(let m), .NotFound(let m), .Conflict(let m), .Storage(let m), .Internal(let m): return m
+    }
+}
+
+func date(_ iso: String) -> Date {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let d = f.date(from: iso) { return d }
+    f.formatOptions = [.withInternetDateTime]
+    return f.date(from: iso)!
+}
+
+func usd(_ amount: String) -> Money { Money(amount: amount, currency: "USD") }
+func email(_ address: String) -> IdentityKey { IdentityKey(kind: .email, value: address) }
+func person(_ name: String, _ keys: [IdentityKey] = [], tags: [String] = []) -> NewCustomer {
+    NewCustomer(name: name, kind: .person, stage: .prospect, identities: keys, tags: tags)
+}
+func purchase(_ customerId: String, _ at: String, _ amount: String, key: String? = nil) -> NewInteraction {
+    NewInteraction(customerId: customerId, occurredAt: date(at), kind: .purchase(total: usd(amount)), idempotencyKey: key)
+}
+
+let cdnowMapping = InteractionMapping(
+    format: .whitespace,
+    columns: ["customer": "customer_id", "timestamp": "date", "amount": "dollar_value"],
+    customerKey: .external(system: "cdnow"),
+    properties: ["number_of_cds"],
+    defaultCurrency: "USD",
+    timestampFormat: "%Y%m%d"
+)
+let csvOrders = InteractionMapping(
+    format: .csv,
+    columns: ["customer": "email", "timestamp": "date", "amount": "total"],
+    customerKey: .email,
+    defaultCurrency: "USD"
+)
+
+final class Collector: ImportListener, @unchecked Sendable {
+    var events: [ImportProgress] = []
+    func onProgress(progress: ImportProgress) { events.append(progress) }
+}
+
+let args = CommandLine.arguments
+guard args.count == 4 else {
+    print("usage: crmkit-swift-tests WORK_DIR CDNOW_MASTER_TXT EXPECTED_DIR")
+    exit(2)
+}
+let work = URL(fileURLWithPath: args[1])
+try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+let cdnowPath = args[2]
+let expectedDir = URL(fileURLWithPath: args[3])
+let dbPath = work.appendingPathComponent("crm.db").path
+
+test("the library loads and reports its version") {
+    try check(!crmkitVersion().isEmpty, "empty version")
+}
+
+var crm = try Crm.open(path: dbPath)
+var adaId = ""
+
+test("customers: create, normalised lookup, update, list, audit") {
+    try crm.defineField(field: FieldDef(name: "plan", fieldType: .string))
+    try crm.defineField(field: FieldDef(name: "seats", fieldType: .integer))
+    try crm.defineField(field: FieldDef(name: "credit", fieldType: .decimal))
+    let ada = try crm.createCustomer(customer: NewCustomer(
+        name: "Ada Lovelace", kind: .person, stage: .lead,
+        identities: [email(" Ada@Example.ORG "), IdentityKey(kind: .phone, value: "+44 20 7946 0018")],
+        tags: ["newsletter", "beta"],
+        attributes: ["plan": .string(value: "pro"), "seats": .integer(value: 3), "credit": .decimal(value: "12.50")],
+        consents: [ConsentChoice(purpose: "marketing", channel: .email, status: .granted)],
+        source: "signup-form"
+    ))
+    adaId = ada.id
+    try checkEq(["beta", "newsletter"], ada.tags, "tags are sorted")
+    try checkEq(UInt64(1), ada.revision, "revision")
+    try checkEq(ada, try crm.lookup(idOrKey: "ada@example.org"), "lookup by normalised e-mail")
+    try checkEq(ada, try crm.customer(id: ada.id), "customer by id")
+    try checkEq(ada, try crm.find(key: email("ADA@example.org")), "find by key")
+    try checkEq(nil, try crm.find(key: email("nobody@example.org")), "find unknown")
+    try checkEq(AttributeValue.decimal(value: "12.50"), ada.attributes["credit"], "decimals stay exact")
+
+    let updated = try crm.updateCustomer(id: ada.id, changes: [
+        .setStage(stage: .customer),
+        .setAttribute(name: "seats", value: .integer(value: 40)),
+        .addTag(tag: "vip"),
+        .removeTag(tag: "beta"),
+    ], source: "agent:sam")
+    try checkEq(LifecycleStage.customer, updated.stage, "stage")
+    try checkEq(UInt64(2), updated.revision, "revision after update")
+    try checkEq([nil, LifecycleStage.lead], updated.stageHistory.map { $0.from }, "stage history")
+    try checkEq(UInt64(2), try crm.updateCustomer(id: ada.id, changes: [.addTag(tag: "vip")]).revision, "no change, no write")
+
+    _ = try crm.createCustomer(customer: person("Bo Bellamy", [email("bo@example.org")], tags: ["vip"]))
+    _ = try crm.createCustomer(customer: NewCustomer(name: "Initech", kind: .organisation, stage: .custom(name: "Trial"),
+                                                     identities: [IdentityKey(kind: .external(system: "billing"), value: "C-17")]))
+    try checkEq(LifecycleStage.custom(name: "trial"), try crm.lookup(idOrKey: "ext:billing:C-17").stage, "custom stage")
+    let vips = try crm.listCustomers(query: CustomerQuery(tag: "vip"))
+    try checkEq(Set(["Ada Lovelace", "Bo Bellamy"]), Set(vips.items.map { $0.name }), "customers tagged vip")
+    let page = try crm.listCustomers(query: CustomerQuery(limit: 2))
+    try checkEq(2, page.items.count, "page size")
+    try checkEq(1, try crm.listCustomers(query: CustomerQuery(after: page.next, limit: 2)).items.count, "second page")
+
+    let audit = try crm.auditLog(customerId: ada.id)
+    try checkEq(["customer", "stage", "tags", "attributes.seats"], audit.map { $0.field }, "audit fields")
+    try checkEq("\"customer\"", audit.first { $0.field == "stage" }?.newJson, "audit value as JSON")
+}
+
+test("interactions: exact money, idempotency, time ranges, summary") {
+    let bo = try crm.lookup(idOrKey: "bo@example.org")
+    try checkEq(UInt64(1), try crm.record(interaction: purchase(adaId, "2024-05-01T09:30:00Z", "0.10", key: "order-1")), "first id")
+    try checkEq(nil, try crm.record(interaction: purchase(adaId, "2024-05-01T09:30:00Z", "0.10", key: "order-1")), "retry skipped")
+    let ids = try crm.recordAll(interactions: [
+        purchase(adaId, "2024-06-01T10:00:00.123Z", "0.20"),
+        purchase(bo.id, "2024-06-02T10:00:00Z", "19.99"),
+        NewInteraction(customerId: bo.id, occurredAt: date("2024-06-03T08:00:00Z"),
+                       kind: .call(direction: .outbound, durationSecs: 300, outcome: "voicemail"),
+                       channel: .phone, propertiesJson: ["agent": "\"sam\"", "attempt": "2"]),
+    ])
+    try checkEq(3, ids.compactMap { $0 }.count, "batch ids")
+    let log = try crm.interactions(customerId: adaId)
+    let amounts = log.map { i -> String in if case .purchase(let total, _) = i.kind { return total.amount }; return "" }
+    try checkEq(["0.10", "0.20"], amounts, "amounts as written")
+    try check(abs(log[1].occurredAt.timeIntervalSince(date("2024-06-01T10:00:00.123Z"))) < 2e-6, "milliseconds survive")
+    try checkEq(1, try crm.interactions(customerId: adaId, from: date("2024-05-15T00:00:00Z")).count, "from")
+    try checkEq(1, try crm.interactions(customerId: adaId, to: date("2024-05-15T00:00:00Z")).count, "to")
+    let call = try crm.interactions(customerId: bo.id).last!
+    try checkEq(["agent": "\"sam\"", "attempt": "2"], call.propertiesJson, "properties")
+    let s = try crm.summary(top: 1)
+    try checkEq([usd("20.29")], s.revenue, "revenue is exact (0.10 + 0.20 + 19.99)")
+    try checkEq("Bo Bellamy", s.topCustomers.first?.customer.name, "top customer")
+}
+
+test("imports from text: rejects file, idempotency, progress listener") {
+    let csv = "email,date,total\nada@example.org,2024-07-01,5.00\ncarol@example.org,2024-07-02,7.50\n" +
+        "broken,2024-07-03,1.00\nada@example.org,2024-07-04,twelve\n"
+    let rejects = work.appendingPathComponent("rejects.csv").path
+    let listener = Collector()
+    let options = ImportOptions(createMissingCustomers: true, rejectsPath: rejects, batchSize: 1)
+    let r = try crm.importInteractions(source: .text(name: "orders.csv", text: csv), mapping: csvOrders, options: options, listener: listener)
+    try checkEq(UInt64(2), r.interactionsWritten, "written")
+    try checkEq(UInt64(2), r.rejected, "rejected")
+    try check((try String(contentsOfFile: rejects, encoding: .utf8)).contains("twelve"), "the bad row is in the rejects file")
+    try checkEq(UInt64(4), listener.events.last?.rowsRead, "progress events")
+    let again = try crm.importInteractions(source: .text(name: "orders.csv", text: csv), mapping: csvOrders, options: options)
+    try checkEq(UInt64(0), again.interactionsWritten, "second import writes nothing")
+    let people = "email,name,stage\ndave@example.org,Dave,lead\nada@example.org,Ada King,customer\n"
+    let cm = CustomerMapping(format: .csv, key: .email, columns: ["key": "email", "name": "name", "stage": "stage"])
+    let rc = try crm.importCustomers(source: .text(name: "people.csv", text: people), mapping: cm, options: ImportOptions())
+    try checkEq([UInt64(1), UInt64(1)], [rc.customersCreated, rc.customersUpdated], "created, updated")
+}
+
+test("errors: Validation") {
+    let e = try crmError("bad e-mail") { _ = try crm.createCustomer(customer: person("Nobody", [email("not-an-address")])) }
+    try check(isValidation(e) && message(e).contains("email"), "\(e)")
+    try check(isValidation(try crmError("comma") { _ = try crm.record(interaction: purchase(adaId, "2024-01-01T00:00:00Z", "12,50")) }), "comma")
+    try check(isValidation(try crmError("negative") { _ = try crm.record(interaction: purchase(adaId, "2024-01-01T00:00:00Z", "-1")) }), "negative")
+    try check(isValidation(try crmError("bad id") { _ = try crm.customer(id: "not-a-uuid") }), "bad id")
+    try check(isValidation(try crmError("unit") {
+        _ = try crm.fitValue(options: ValueOptions(asOf: date("2024-12-31T00:00:00Z"), timeUnit: "fortnight"))
+    }), "time unit")
+}
+
+test("errors: NotFound") {
+    let e = try crmError("ghost") { _ = try crm.lookup(idOrKey: "ghost@example.org") }
+    try check(isNotFound(e), "\(e)")
+    try checkEq("customer not found: email:ghost@example.org", message(e), "message")
+    let dave = try crm.lookup(idOrKey: "dave@example.org")
+    try check(isNotFound(try crmError("no scores") { _ = try crm.explainValue(customerId: dave.id) }), "no scores")
+}
+
+test("errors: Conflict") {
+    try check(isConflict(try crmError("duplicate key") { _ = try crm.createCustomer(customer: person("Imposter", [email("ADA@example.org")])) }), "key")
+    try check(isConflict(try crmError("field type") { try crm.defineField(field: FieldDef(name: "seats", fieldType: .string)) }), "field")
+}
+
+test("errors: Storage") {
+    let garbage = work.appendingPathComponent("not-a-database.db")
+    try String(repeating: "this is not SQLite ", count: 400).write(to: garbage, atomically: true, encoding: .utf8)
+    try check(isStorage(try crmError("garbage") { _ = try Crm.open(path: garbage.path) }), "not a database")
+    try check(isStorage(try crmError("missing") {
+        _ = try crm.importInteractions(source: .file(path: work.appendingPathComponent("missing.csv").path), mapping: cdnowMapping, options: ImportOptions())
+    }), "missing file")
+}
+
+test("a panic in Rust arrives as CrmError.Internal and the app goes on") {
+    let e = try crmError("panic") { try panicForTesting(message: "boom") }
+    try checkEq("internal error in crmkit: boom", internalMessage(e), "message")
+    try checkEq("Ada King", try crm.lookup(idOrKey: "ada@example.org").name, "still usable")
+}
+
+test("concurrent use from two threads") {
+    let lock = NSLock()
+    var errors: [Error] = []
+    var conflicts = 0
+    let shared = crm
+    DispatchQueue.concurrentPerform(iterations: 2) { t in
+        do {
+            for i in 0..<100 {
+                let c = try shared.createCustomer(customer: person("T\(t)-\(i)", [email("t\(t)-\(i)@example.org")]))
+                _ = try shared.record(interaction: purchase(c.id, "2024-09-01T12:00:00Z", "\(i).99"))
+                _ = try shared.lookup(idOrKey: "t\(t)-\(i)@example.org")
+                do {
+                    _ = try shared.updateCustomer(id: adaId, changes: [.setAttribute(name: "seats", value: .integer(value: Int64(t * 1000 + i)))])
+                } catch CrmError.Conflict {
+                    lock.lock(); conflicts += 1; lock.unlock()
+                }
+            }
+        } catch {
+            lock.lock(); errors.append(error); lock.unlock()
+        }
+    }
+    try check(errors.isEmpty, "errors: \(errors)")
+    let made = try crm.listCustomers(query: CustomerQuery(nameContains: "T", limit: 1000)).items
+        .filter { $0.name.hasPrefix("T0-") || $0.name.hasPrefix("T1-") }
+    try checkEq(200, made.count, "customers created")
+    let seats = try crm.auditLog(customerId: adaId, limit: 1000).filter { $0.field == "attributes.seats" }.count
+    try checkEq(1 + 200 - conflicts, seats, "every update not refused as a conflict is in the audit log")
+}
+
+test("fit and score on the database file") {
+    for n in 0..<30 {
+        let c = try crm.createCustomer(customer: person("Shopper \(n)", [IdentityKey(kind: .external(system: "shop"), value: "S\(n)")]))
+        for k in 0...(n % 6) {
+            let day = 1 + (n * 7 + k * 53) % 360
+            let at = date("2023-01-01T12:00:00Z").addingTimeInterval(Double(day) * 86_400)
+            _ = try crm.record(interaction: NewInteraction(customerId: c.id, occurredAt: at, kind: .purchase(total: usd("\(10 + n).\(k)0"))))
+        }
+    }
+    let fit = try crm.fitValue(options: ValueOptions(asOf: date("2023-12-31T23:59:59Z"), currency: "USD"))
+    try checkEq(PurchaseModel.bgNbd, fit.model.purchaseModel, "model")
+    try checkEq(["r", "alpha", "a", "b"], fit.model.purchaseFit.parameters.map { $0.name }, "parameters")
+    let s5 = try crm.score(customerId: try crm.lookup(idOrKey: "ext:shop:S5").id)!
+    try checkEq(5.0, s5.frequency, "frequency of six purchases on six days")
+    try check((0.0...1.0).contains(s5.pAlive), "P(alive) in range")
+    let top = try crm.topScores(limit: 5)
+    try checkEq(5, top.count, "top 5")
+    let why = try crm.explainValue(customerId: try crm.lookup(idOrKey: "ext:shop:S5").id)
+    try checkEq(s5, why.score, "explanation's scores")
+    try checkEq(UInt64(try crm.scores().count), fit.customersScored, "all scores stored")
+    let holdout = try crm.holdoutCheck(calibrationEnd: date("2023-09-30T23:59:59Z"), options: ValueOptions(asOf: date("2023-12-31T23:59:59Z")))
+    try check(holdout.customers > 0 && !holdout.trackingActual.isEmpty, "holdout check")
+}
+
+test("closing and reopening the database file") {
+    let before = try crm.summary(top: 3)
+    let ada = try crm.lookup(idOrKey: "ada@example.org")
+    crm = try Crm.open(path: dbPath) // the old object is released (and the database closed) here
+    try checkEq(dbPath, crm.path(), "path")
+    try checkEq(before, try crm.summary(top: 3), "summary after reopening")
+    try checkEq(ada, try crm.lookup(idOrKey: "ada@example.org"), "customer after reopening")
+    try checkEq(UInt64(0), try Crm.openInMemory().summary().customers, "in-memory database is separate")
+}
+
+test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
+    let fitJson = try Json.object(try String(contentsOf: expectedDir.appendingPathComponent("fit.json"), encoding: .utf8))
+    let cd = try Crm.open(path: work.appendingPathComponent("cdnow.db").path)
+    let report = try cd.importInteractions(source: .file(path: cdnowPath), mapping: cdnowMapping,
+                                           options: ImportOptions(createMissingCustomers: true))
+    try checkEq(UInt64(69_659), report.interactionsWritten, "transactions")
+    try checkEq([usd("2500315.63")], try cd.summary().revenue, "revenue")
+    let fit = try cd.fitValue(options: ValueOptions(asOf: date("1997-09-30T23:59:59Z"), timeUnit: "week", model: .bgNbd))
+    let purchaseJson = fitJson["purchase_model"] as! [String: Any?]
+    try checkEq(purchaseJson["log_likelihood"] as? Double, fit.model.purchaseFit.logLikelihood, "log-likelihood")
+    func compare(_ want: [String: Any?], _ got: [ModelParameter], _ model: String) throws {
+        try checkEq(Set(want.keys), Set(got.map { $0.name }), "\(model) parameter names")
+        for p in got {
+            let w = want[p.name] as! [String: Any?]
+            try checkEq(w["value"] as? Double, p.value, "\(model) \(p.name)")
+            try checkEq(w["standard_error"] as? Double, p.standardError, "\(model) \(p.name) standard error")
+        }
+    }
+    try compare(purchaseJson["parameters"] as! [String: Any?], fit.model.purchaseFit.parameters, "BG/NBD")
+    try compare((fitJson["spend_model"] as! [String: Any?])["parameters"] as! [String: Any?], fit.model.spendFit!.parameters, "Gamma-Gamma")
+    let files = try FileManager.default.contentsOfDirectory(atPath: expectedDir.path).filter { $0.hasPrefix("score-") }.sorted()
+    try check(!files.isEmpty, "no expected scores")
+    for f in files {
+        let key = "ext:cdnow:" + f.dropFirst("score-".count).dropLast(".json".count)
+        let want = try Json.object(try String(contentsOf: expectedDir.appendingPathComponent(f), encoding: .utf8))
+        let ws = want["scores"] as! [String: Any?]
+        let got = try cd.explainValue(customerId: try cd.lookup(idOrKey: key).id)
+        let s = got.score
+        let pairs: [(String, Double?)] = [("frequency", s.frequency), ("recency", s.recency), ("age", s.age), ("monetary", s.monetary),
+                                          ("p_alive", s.pAlive), ("expected_purchases", s.expectedPurchases),
+                                          ("expected_spend", s.expectedSpend), ("clv", s.clv)]
+        for (name, value) in pairs {
+            try checkEq(ws[name] as? Double, value, "\(key) \(name)")
+        }
+        try checkEq((ws["rfm"] as! [Any?]).map { Int(($0 as! Double)) }, [Int(s.rfm.recency), Int(s.rfm.frequency), Int(s.rfm.monetary)], "\(key) rfm")
+        try checkEq(ws["segment"] as? String, s.segment, "\(key) segment")
+        try checkEq(want["clv_horizon_purchases"] as? Double, got.clvHorizonPurchases, "\(key) clv horizon purchases")
+        try checkEq(want["discount_factor"] as? Double, got.discountFactor, "\(key) discount factor")
+        try checkEq(want["explanation"] as? String, got.text, "\(key) explanation text")
+    }
+}
+
+print("\(passed) passed, \(failed) failed")
+exit(failed == 0 ? 0 : 1)
+
+/// Just enough JSON to read the CLI's output; numbers go through `Double(String)`, which rounds
+/// exactly as Rust printed them.
+enum Json {
+    static func object(_ text: String) throws -> [String: Any?] {
+        var p = Parser(chars: Array(text.unicodeScalars))
+        guard let o = try p.value() as? [String: Any?] else { throw CheckFailed(description: "not a JSON object") }
+        return o
+    }
+
+    struct Parser {
+        let chars: [Unicode.Scalar]
+        var i = 0
+
+        mutating func ws() { while i < chars.count && " \n\r\t".unicodeScalars.contains(chars[i]) { i += 1 } }
+
+        mutating func value() throws -> Any? {
+            ws()
+            switch chars[i] {
+            case "{":
+                i += 1
+                var m: [String: Any?] = [:]
+                ws()
+                if chars[i] == "}" { i += 1; return m }
+                while true {
+                    ws()
+                    let k = try string()
+                    ws(); try expect(":")
+                    m.updateValue(try value(), forKey: k)
+                    ws()
+                    if chars[i] == "," { i += 1 } else { try expect("}"); return m }
+                }
+            case "[":
+                i += 1
+                var l: [Any?] = []
+                ws()
+                if chars[i] == "]" { i += 1; return l }
+                while true {
+                    l.append(try value())
+                    ws()
+                    if chars[i] == "," { i += 1 } else { try expect("]"); return l }
+                }
+            case "\"": return try string()
+            case "t": i += 4; return true
+            case "f": i += 5; return false
+            case "n": i += 4; return nil
+            default:
+                let start = i
+                while i < chars.count && "+-0123456789.eE".unicodeScalars.contains(chars[i]) { i += 1 }
+                var s = ""
+                s.unicodeScalars.append(contentsOf: chars[start..<i])
+                guard let d = Double(s) else { throw CheckFailed(description: "bad number \(s)") }
+                return d
+            }
+        }
+
+        mutating func expect(_ c: Unicode.Scalar) throws {
+            guard chars[i] == c else { throw CheckFailed(description: "expected \(c) at \(i)") }
+            i += 1
+        }
+
+        mutating func string() throws -> String {
+            try expect("\"")
+            var s = ""
+            while chars[i] != "\"" {
+                if chars[i] == "\\" {
+                    i += 1
+                    switch chars[i] {
+                    case "n": s.append("\n")
+                    case "t": s.append("\t")
+                    case "r": s.append("\r")
+                    case "u":
+                        var hex = ""
+                        hex.unicodeScalars.append(contentsOf: chars[(i + 1)...(i + 4)])
+                        s.unicodeScalars.append(Unicode.Scalar(UInt32(hex, radix: 16)!)!)
+                        i += 4
+                    default: s.unicodeScalars.append(chars[i])
+                    }
+                } else {
+                    s.unicodeScalars.append(chars[i])
+                }
+                i += 1
+            }
+            i += 1
+            return s
+        }
+    }
+}
