@@ -92,3 +92,47 @@ pub fn cdnow_master_columns() -> (Vec<u32>, Vec<i64>, Vec<f64>) {
     }
     (c, t, a)
 }
+
+/// The five-predicate rule of the segment benchmarks: customer record, interaction windows and
+/// model outputs.
+pub const FIVE_PREDICATE_RULE: &str = "tag \"vip\" or (count(purchase, 90d) >= 2 and \
+     days_since(email) > 30 and p_alive < 0.5 and attr.plan = \"pro\")";
+
+/// A deterministic base of `n` customers as rules see them: a record (tags, a `plan`
+/// attribute), four interactions each over 2023-2024, and scores.
+pub fn segment_facts(
+    n: usize,
+) -> (Vec<crmkit::Customer>, Vec<Vec<crmkit::rules::InteractionFact>>, Vec<crmkit::CustomerScore>) {
+    use crmkit::{AttributeValue, CustomerId, CustomerScore, NewCustomer};
+    let crm = crmkit::Crm::in_memory();
+    crm.define_field(crmkit::FieldDef::new("plan", crmkit::FieldType::String)).unwrap_or_default();
+    let template = crm.create_customer(NewCustomer::person("template")).ok();
+    let t0 = chrono::DateTime::<chrono::Utc>::from_timestamp(1_672_531_200, 0).unwrap_or_default();
+    let mut customers = Vec::with_capacity(n);
+    let mut facts = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
+    for i in 0..n {
+        let Some(mut c) = template.clone() else { break };
+        c.id = CustomerId::from_u128(i as u128 + 1);
+        if i % 50 == 0 {
+            c.tags.insert("vip".into());
+        }
+        let plan = if i % 3 == 0 { "pro" } else { "free" };
+        c.attributes.insert("plan".into(), AttributeValue::String(plan.into()));
+        customers.push(c);
+        let f: Vec<crmkit::rules::InteractionFact> = (0..4)
+            .map(|k| {
+                crmkit::rules::InteractionFact::of_kind(
+                    if k % 2 == 0 { "purchase" } else { "email" },
+                    t0 + chrono::Duration::days(((i * 7919 + k * 104_729) % 730) as i64),
+                    None,
+                )
+            })
+            .collect();
+        facts.push(f);
+        let mut s = CustomerScore::empty(CustomerId::from_u128(i as u128 + 1), 1);
+        s.p_alive = ((i * 2_654_435_761) % 1000) as f64 / 1000.0;
+        scores.push(s);
+    }
+    (customers, facts, scores)
+}

@@ -19,18 +19,20 @@ CREATE TABLE "automation_revision" (
 INSERT INTO "automation_revision" VALUES (1, 0);
 
 -- Members, and non-members with a scheduled re-check. "customer" is the customer's id (UUID
--- bytes), so rows sort by id like MemoryStore's.
+-- bytes), so rows sort by id like MemoryStore's. Clustered by customer: one write re-evaluates
+-- one customer against many segments, and keyed by segment first those rows sat on as many
+-- pages, each rewritten into the WAL (1.7 ms a purchase with 50 segments; see NOTES.md).
 CREATE TABLE "memberships" (
-    "segment"    TEXT    NOT NULL REFERENCES "segments" ("name") ON DELETE CASCADE,
     "customer"   BLOB    NOT NULL REFERENCES "customers" ("id"),
+    "segment"    TEXT    NOT NULL REFERENCES "segments" ("name") ON DELETE CASCADE,
     "member"     INTEGER NOT NULL,
     "since"      INTEGER NOT NULL, -- microseconds since the Unix epoch, UTC
     "version"    INTEGER NOT NULL,
     "leaves"     INTEGER NOT NULL, -- u64 bit set, stored as its i64 bit pattern
     "next_check" INTEGER,
-    PRIMARY KEY ("segment", "customer")
+    PRIMARY KEY ("customer", "segment")
 ) WITHOUT ROWID;
-CREATE INDEX "memberships_by_customer" ON "memberships" ("customer");
+CREATE INDEX "memberships_by_segment" ON "memberships" ("segment", "customer");
 CREATE INDEX "memberships_due" ON "memberships" ("next_check", "segment", "customer")
     WHERE "next_check" IS NOT NULL;
 

@@ -546,7 +546,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                     tx.prepare_cached(
                         r#"INSERT INTO "memberships" ("segment", "customer", "member", "since", "version", "leaves", "next_check")
                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                           ON CONFLICT ("segment", "customer") DO UPDATE SET
+                           ON CONFLICT ("customer", "segment") DO UPDATE SET
                              "member" = excluded."member", "since" = excluded."since",
                              "version" = excluded."version", "leaves" = excluded."leaves",
                              "next_check" = excluded."next_check""#,

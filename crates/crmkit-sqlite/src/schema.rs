@@ -34,6 +34,9 @@ fn configure(conn: &Connection, ctx: &str) -> Result<()> {
     // parameter compared to an indexed column is re-bound: that tripled the cost of every lookup.
     // The query-planner stability guarantee keeps the prepared plan.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(db_err(ctx))?;
+    // Readers lose their page cache whenever another connection commits (WAL), so every read
+    // after a write re-fetched its pages with read(2); memory-mapped pages are not copied.
+    conn.execute_batch("PRAGMA mmap_size = 268435456").map_err(db_err(ctx))?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::crm::{Crm, check_attribute, diff, validate_tag};
 use crate::customer::Customer;
 use crate::error::{Error, Result};
 use crate::ids::{CustomerId, InteractionId, TaskId};
-use crate::rules::{Deciles, Evaluation, Facts, InteractionFact, RuleDeps, evaluate};
+use crate::rules::{CompiledRule, Deciles, Evaluation, Facts, InteractionFact, RuleDeps};
 use crate::store::{BatchOutcome, CustomerScore, StoreExt, TimeRange, WriteBatch, WriteOp};
 
 type Subscriber = dyn Fn(&Event) + Send + Sync;
@@ -42,6 +42,8 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
 /// A segment ready to evaluate.
 struct Compiled {
     segment: Segment,
+    /// The rule, prepared for evaluation.
+    rule: Option<CompiledRule>,
     deps: RuleDeps,
     leaf_text: Vec<String>,
     /// Indices of the segments whose rules refer to this one.
@@ -79,7 +81,8 @@ impl Definitions {
                 Some(r) => (r.deps(), r.leaves().iter().map(|p| p.to_string()).collect()),
                 None => (RuleDeps::default(), Vec::new()),
             };
-            compiled.push(Compiled { segment, deps, leaf_text, dependents: Vec::new() });
+            let rule = segment.rule.clone().map(CompiledRule::new);
+            compiled.push(Compiled { segment, rule, deps, leaf_text, dependents: Vec::new() });
         }
         let index: HashMap<String, usize> =
             compiled.iter().enumerate().map(|(i, c)| (c.segment.name.clone(), i)).collect();
@@ -180,7 +183,7 @@ struct Ctx {
 impl Ctx {
     fn evaluate(
         &self,
-        rule: &crate::rules::Rule,
+        rule: &CompiledRule,
         deciles: Option<&Deciles>,
         now: DateTime<Utc>,
     ) -> Evaluation {
@@ -192,7 +195,7 @@ impl Ctx {
             deciles,
             segments: &member,
         };
-        evaluate(rule, &facts, now)
+        rule.evaluate(&facts, now)
     }
 }
 
@@ -527,7 +530,7 @@ impl Crm {
                 }
                 let seg = &defs.segments[i];
                 // Callers ask for snapshot segments only when (re)taking the snapshot.
-                let Some(rule) = seg.segment.rule.as_ref() else { continue };
+                let Some(rule) = seg.rule.as_ref() else { continue };
                 let mut e = ctx.evaluate(rule, deciles, now);
                 if seg.segment.kind == SegmentKind::Snapshot {
                     e.next_check = None;
@@ -567,7 +570,7 @@ impl Crm {
         let id = ctx.record.id;
         for p in defs.playbooks.iter().filter(|p| p.segment == segment) {
             if let Some(cond) = &p.condition
-                && !ctx.evaluate(cond, deciles, now).matched
+                && !ctx.evaluate(&CompiledRule::new(cond.clone()), deciles, now).matched
             {
                 continue;
             }
@@ -1366,7 +1369,7 @@ impl Crm {
             record_changed_by_playbook: false,
         };
         let deciles = if rule.deps().deciles { Some(self.stored_deciles()?) } else { None };
-        let e = ctx.evaluate(rule, deciles.as_deref(), self.now());
+        let e = ctx.evaluate(&CompiledRule::new(rule.clone()), deciles.as_deref(), self.now());
         Ok(SegmentExplanation {
             segment: seg.name,
             version: seg.version,
@@ -1498,7 +1501,7 @@ impl Crm {
                 rows: stored.remove(&id).unwrap_or_default(),
             };
             for c in &defs.segments {
-                let member = match (&c.segment.rule, c.is_dynamic()) {
+                let member = match (&c.rule, c.is_dynamic()) {
                     (Some(rule), true) => {
                         let e = ctx.evaluate(rule, deciles.as_ref(), at);
                         if e.matched {

@@ -23,15 +23,16 @@ use crate::store::CustomerScore;
 ///
 /// ```
 /// use crmkit_core::rules::InteractionFact;
-/// let f = InteractionFact { kind: "email".into(), occurred_at: "2024-01-01T00:00:00Z".parse().unwrap(), amount: None };
-/// assert_eq!(f.kind, "email");
+/// let f = InteractionFact::of_kind("email", "2024-01-01T00:00:00Z".parse().unwrap(), None);
+/// assert_eq!((f.kind.as_str(), f.at_micros), ("email", 1_704_067_200_000_000));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct InteractionFact {
-    /// The kind's name (`purchase`, a custom name...).
-    pub kind: String,
-    /// When it happened.
-    pub occurred_at: DateTime<Utc>,
+    /// The kind's name (`purchase`, a custom name...), stored inline up to 24 bytes.
+    pub kind: compact_str::CompactString,
+    /// When it happened, in microseconds since the Unix epoch (how stores keep time; rules
+    /// compare integers on their hot path).
+    pub at_micros: i64,
     /// The amount of a purchase or refund.
     pub amount: Option<Money>,
 }
@@ -48,11 +49,35 @@ impl InteractionFact {
     /// assert_eq!(f.kind, "note");
     /// ```
     pub fn new(kind: &crate::InteractionKind, occurred_at: DateTime<Utc>) -> InteractionFact {
-        InteractionFact {
-            kind: kind.name().to_owned(),
-            occurred_at,
-            amount: kind.amount().cloned(),
-        }
+        InteractionFact::of_kind(kind.name(), occurred_at, kind.amount().cloned())
+    }
+
+    /// The facts of an interaction given by its kind's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = crmkit_core::rules::InteractionFact::of_kind("call", chrono::DateTime::UNIX_EPOCH, None);
+    /// assert_eq!(f.occurred_at(), chrono::DateTime::UNIX_EPOCH);
+    /// ```
+    pub fn of_kind(
+        kind: &str,
+        occurred_at: DateTime<Utc>,
+        amount: Option<Money>,
+    ) -> InteractionFact {
+        InteractionFact { kind: kind.into(), at_micros: occurred_at.timestamp_micros(), amount }
+    }
+
+    /// When it happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t: chrono::DateTime<chrono::Utc> = "2024-05-01T10:00:00.000001Z".parse().unwrap();
+    /// assert_eq!(crmkit_core::rules::InteractionFact::of_kind("note", t, None).occurred_at(), t);
+    /// ```
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.at_micros).unwrap_or_default()
     }
 }
 
@@ -187,7 +212,7 @@ pub struct Evaluation {
 /// let c = crm.create_customer(NewCustomer::person("Bo"))?;
 /// let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
 /// let tickets: Vec<InteractionFact> = ["2024-01-02", "2024-01-10", "2024-01-20"].iter()
-///     .map(|d| InteractionFact { kind: "ticket_opened".into(), occurred_at: t(&format!("{d}T00:00:00Z")), amount: None })
+///     .map(|d| InteractionFact::of_kind("ticket_opened", t(&format!("{d}T00:00:00Z")), None))
 ///     .collect();
 /// let rule = Rule::parse("count(ticket_opened, 30d) >= 3")?;
 /// let none = |_: &str| false;
@@ -200,34 +225,293 @@ pub struct Evaluation {
 /// # Ok::<(), crmkit_core::Error>(())
 /// ```
 pub fn evaluate(rule: &Rule, facts: &Facts<'_>, now: DateTime<Utc>) -> Evaluation {
-    let mut leaves = 0u64;
-    let mut next: Option<DateTime<Utc>> = None;
-    let mut i = 0usize;
-    let matched = walk(rule, facts, now, &mut i, &mut leaves, &mut next);
-    Evaluation { matched, leaves, next_check: next }
+    CompiledRule::new(rule.clone()).evaluate(facts, now)
 }
 
-fn walk(
-    rule: &Rule,
-    facts: &Facts<'_>,
-    now: DateTime<Utc>,
-    i: &mut usize,
-    leaves: &mut u64,
-    next: &mut Option<DateTime<Utc>>,
-) -> bool {
-    match rule {
-        Rule::Const(b) => *b,
-        Rule::Not(r) => !walk(r, facts, now, i, leaves, next),
-        Rule::And(v) => v.iter().fold(true, |acc, r| walk(r, facts, now, i, leaves, next) && acc),
-        Rule::Or(v) => v.iter().fold(false, |acc, r| walk(r, facts, now, i, leaves, next) || acc),
-        Rule::Pred(p) => {
-            let held = predicate(p, facts, now, next);
-            if held && *i < 64 {
-                *leaves |= 1 << *i;
+/// A rule prepared for repeated evaluation: numbers converted once, windows in microseconds,
+/// the common predicates (interaction counts, days since, scores) on a fast path. Engines keep
+/// one per segment.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_core::{rules::{CompiledRule, Rule, Facts}, Crm, NewCustomer};
+/// let crm = Crm::in_memory();
+/// let c = crm.create_customer(NewCustomer::person("Ada").tag("vip"))?;
+/// let rule = CompiledRule::new(Rule::parse("tag \"vip\" and count(purchase, 30d) = 0")?);
+/// let none = |_: &str| false;
+/// let facts = Facts { customer: &c, interactions: &[], score: None, deciles: None, segments: &none };
+/// assert!(rule.evaluate(&facts, crm.now()).matched);
+/// # Ok::<(), crmkit_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    rule: Rule,
+    root: Node,
+    leaves: Vec<Leaf>,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Const(bool),
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Leaf(usize),
+}
+
+#[derive(Debug, Clone)]
+enum Leaf {
+    /// `count(kind, window) cmp n`.
+    Count { kind: Box<str>, window_us: Option<i64>, cmp: super::Cmp, n: f64 },
+    /// `days_since(kind) cmp n`; `flips` are the day counts at which the result can change.
+    DaysSince { kind: Box<str>, cmp: super::Cmp, n: f64, flips: [i64; 3] },
+    /// A score compared with a number.
+    Score { of: ScoreOf, cmp: super::Cmp, n: f64 },
+    /// `sum(kind, window) cmp amount CURRENCY`: exact money.
+    Sum {
+        kind: Box<str>,
+        window_us: i64,
+        cmp: super::Cmp,
+        amount: rust_decimal::Decimal,
+        currency: crate::Currency,
+    },
+    /// Everything else.
+    General(Predicate),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ScoreOf {
+    PAlive,
+    ExpectedPurchases,
+    ExpectedSpend,
+    Clv,
+    Rfm(usize),
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+impl CompiledRule {
+    /// Prepares a rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = crmkit_core::rules::CompiledRule::new(crmkit_core::rules::Rule::Const(true));
+    /// assert_eq!(r.rule(), &crmkit_core::rules::Rule::Const(true));
+    /// ```
+    pub fn new(rule: Rule) -> CompiledRule {
+        let mut leaves = Vec::new();
+        let root = compile(&rule, &mut leaves);
+        CompiledRule { rule, root, leaves }
+    }
+
+    /// The rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = crmkit_core::rules::CompiledRule::new(crmkit_core::rules::Rule::Const(false));
+    /// assert_eq!(r.rule().leaf_count(), 0);
+    /// ```
+    pub fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    /// Evaluates at `now`; see [`evaluate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_core::{rules::{CompiledRule, Rule, Facts}, Crm, NewCustomer};
+    /// let crm = Crm::in_memory();
+    /// let c = crm.create_customer(NewCustomer::person("Bo"))?;
+    /// let none = |_: &str| false;
+    /// let facts = Facts { customer: &c, interactions: &[], score: None, deciles: None, segments: &none };
+    /// let e = CompiledRule::new(Rule::parse("p_alive < 0.5 or days_since(any) > 7")?).evaluate(&facts, crm.now());
+    /// assert_eq!((e.matched, e.leaves), (true, 0b10)); // no scores: p_alive is absent
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn evaluate(&self, facts: &Facts<'_>, now: DateTime<Utc>) -> Evaluation {
+        let now_us = now.timestamp_micros();
+        let mut next_us = i64::MAX;
+        let mut next_general: Option<DateTime<Utc>> = None;
+        let mut bits = 0u64;
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            let held = match leaf {
+                Leaf::General(p) => predicate(p, facts, now, &mut next_general),
+                fast => fast_leaf(fast, facts, now_us, &mut next_us),
+            };
+            if held && i < 64 {
+                bits |= 1 << i;
             }
-            *i += 1;
-            held
         }
+        let matched = eval_node(&self.root, bits);
+        let mut next_check = next_general;
+        if next_us != i64::MAX
+            && let Some(t) = DateTime::from_timestamp_micros(next_us)
+        {
+            bump(&mut next_check, t);
+        }
+        Evaluation { matched, leaves: bits, next_check }
+    }
+}
+
+fn compile(rule: &Rule, leaves: &mut Vec<Leaf>) -> Node {
+    use rust_decimal::prelude::ToPrimitive;
+    match rule {
+        Rule::Const(b) => Node::Const(*b),
+        Rule::And(v) => Node::And(v.iter().map(|r| compile(r, leaves)).collect()),
+        Rule::Or(v) => Node::Or(v.iter().map(|r| compile(r, leaves)).collect()),
+        Rule::Not(r) => Node::Not(Box::new(compile(r, leaves))),
+        Rule::Pred(p) => {
+            let leaf = match p {
+                Predicate::Compare { value, cmp, literal: Literal::Number(n) } => {
+                    let f = n.to_f64().unwrap_or(f64::NAN);
+                    let score = |of| Leaf::Score { of, cmp: *cmp, n: f };
+                    match value {
+                        Value::Count { kind, window_days } => Leaf::Count {
+                            kind: kind.as_str().into(),
+                            window_us: window_days.map(|d| i64::from(d) * DAY_US),
+                            cmp: *cmp,
+                            n: f,
+                        },
+                        Value::DaysSince { kind } => {
+                            let floor =
+                                n.floor().to_i64().unwrap_or(i64::MAX / 4).clamp(-1, 1 << 40);
+                            Leaf::DaysSince {
+                                kind: kind.as_str().into(),
+                                cmp: *cmp,
+                                n: f,
+                                flips: [floor, floor + 1, floor + 2],
+                            }
+                        }
+                        Value::PAlive => score(ScoreOf::PAlive),
+                        Value::ExpectedPurchases => score(ScoreOf::ExpectedPurchases),
+                        Value::ExpectedSpend => score(ScoreOf::ExpectedSpend),
+                        Value::Clv => score(ScoreOf::Clv),
+                        Value::RfmR => score(ScoreOf::Rfm(0)),
+                        Value::RfmF => score(ScoreOf::Rfm(1)),
+                        Value::RfmM => score(ScoreOf::Rfm(2)),
+                        _ => Leaf::General(p.clone()),
+                    }
+                }
+                Predicate::Compare {
+                    value: Value::Sum { kind, window_days },
+                    cmp,
+                    literal: Literal::Money { amount, currency },
+                } => Leaf::Sum {
+                    kind: kind.as_str().into(),
+                    window_us: i64::from(*window_days) * DAY_US,
+                    cmp: *cmp,
+                    amount: *amount,
+                    currency: *currency,
+                },
+                _ => Leaf::General(p.clone()),
+            };
+            leaves.push(leaf);
+            Node::Leaf(leaves.len() - 1)
+        }
+    }
+}
+
+fn eval_node(node: &Node, bits: u64) -> bool {
+    match node {
+        Node::Const(b) => *b,
+        Node::And(v) => v.iter().all(|n| eval_node(n, bits)),
+        Node::Or(v) => v.iter().any(|n| eval_node(n, bits)),
+        Node::Not(n) => !eval_node(n, bits),
+        // Rules have at most 64 leaves (checked when defined); beyond, a leaf reads as false.
+        Node::Leaf(i) => *i < 64 && bits & (1 << i) != 0,
+    }
+}
+
+fn cmp_f64(x: f64, cmp: super::Cmp, n: f64) -> bool {
+    x.partial_cmp(&n).is_some_and(|o| cmp.holds(o))
+}
+
+fn fast_leaf(leaf: &Leaf, facts: &Facts<'_>, now_us: i64, next_us: &mut i64) -> bool {
+    match leaf {
+        Leaf::Count { kind, window_us, cmp, n } => {
+            let mut count = 0u32;
+            for f in facts.interactions {
+                if !kind_matches(kind, &f.kind) {
+                    continue;
+                }
+                let t = f.at_micros;
+                if t > now_us {
+                    *next_us = (*next_us).min(t);
+                    continue;
+                }
+                match window_us {
+                    Some(w) => {
+                        // In the window while now - w < t, that is until t + w.
+                        let leaves = t.saturating_add(*w);
+                        if leaves > now_us {
+                            count += 1;
+                            *next_us = (*next_us).min(leaves);
+                        }
+                    }
+                    None => count += 1,
+                }
+            }
+            cmp_f64(f64::from(count), *cmp, *n)
+        }
+        Leaf::DaysSince { kind, cmp, n, flips } => {
+            let mut last: Option<i64> = None;
+            for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
+                let t = f.at_micros;
+                if t > now_us {
+                    *next_us = (*next_us).min(t);
+                } else if last.is_none_or(|l| t > l) {
+                    last = Some(t);
+                }
+            }
+            let Some(last) = last else { return cmp_f64(f64::INFINITY, *cmp, *n) };
+            for k in flips {
+                let at = last.saturating_add(k.saturating_mul(DAY_US));
+                if at > now_us {
+                    *next_us = (*next_us).min(at);
+                }
+            }
+            let days = (now_us - last).div_euclid(DAY_US);
+            cmp_f64(days as f64, *cmp, *n)
+        }
+        Leaf::Score { of, cmp, n } => {
+            let Some(s) = facts.score else { return false };
+            let v = match of {
+                ScoreOf::PAlive => Some(s.p_alive),
+                ScoreOf::ExpectedPurchases => Some(s.expected_purchases),
+                ScoreOf::ExpectedSpend => s.expected_spend,
+                ScoreOf::Clv => s.clv,
+                ScoreOf::Rfm(i) => (s.rfm != [0, 0, 0]).then(|| f64::from(s.rfm[*i])),
+            };
+            v.is_some_and(|x| x.is_finite() && cmp_f64(x, *cmp, *n))
+        }
+        Leaf::Sum { kind, window_us, cmp, amount, currency } => {
+            let mut total = rust_decimal::Decimal::ZERO;
+            for f in facts.interactions {
+                if !kind_matches(kind, &f.kind) {
+                    continue;
+                }
+                let t = f.at_micros;
+                if t > now_us {
+                    *next_us = (*next_us).min(t);
+                    continue;
+                }
+                let leaves = t.saturating_add(*window_us);
+                if leaves > now_us {
+                    *next_us = (*next_us).min(leaves);
+                    if let Some(m) = &f.amount
+                        && m.currency == *currency
+                    {
+                        total += m.amount;
+                    }
+                }
+            }
+            cmp.holds(total.cmp(amount))
+        }
+        Leaf::General(_) => false,
     }
 }
 
@@ -264,10 +548,10 @@ fn window_changes(
     next: &mut Option<DateTime<Utc>>,
 ) {
     for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
-        if f.occurred_at > now {
-            bump(next, f.occurred_at);
+        if f.occurred_at() > now {
+            bump(next, f.occurred_at());
         } else if let Some(d) = window_days {
-            let leaves = f.occurred_at + TimeDelta::days(i64::from(d));
+            let leaves = f.occurred_at() + TimeDelta::days(i64::from(d));
             if leaves > now {
                 bump(next, leaves);
             }
@@ -310,7 +594,7 @@ fn get<'a>(
                 .interactions
                 .iter()
                 .filter(|f| {
-                    kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, *window_days)
+                    kind_matches(kind, &f.kind) && in_window(f.occurred_at(), now, *window_days)
                 })
                 .count();
             Got::Num(Decimal::from(n))
@@ -327,7 +611,8 @@ fn get<'a>(
                 .interactions
                 .iter()
                 .filter(|f| {
-                    kind_matches(kind, &f.kind) && in_window(f.occurred_at, now, Some(*window_days))
+                    kind_matches(kind, &f.kind)
+                        && in_window(f.occurred_at(), now, Some(*window_days))
                 })
                 .filter_map(|f| f.amount.as_ref())
                 .filter(|m| m.currency == currency)
@@ -338,10 +623,10 @@ fn get<'a>(
         Value::DaysSince { kind } => {
             let mut last: Option<DateTime<Utc>> = None;
             for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
-                if f.occurred_at > now {
-                    bump(next, f.occurred_at);
-                } else if last.is_none_or(|l| f.occurred_at > l) {
-                    last = Some(f.occurred_at);
+                if f.occurred_at() > now {
+                    bump(next, f.occurred_at());
+                } else if last.is_none_or(|l| f.occurred_at() > l) {
+                    last = Some(f.occurred_at());
                 }
             }
             let Some(last) = last else { return Got::Days(None) };

@@ -42,7 +42,7 @@ use crate::customer::{FieldDef, FieldType};
 use crate::error::{Error, Result};
 use crate::money::Currency;
 
-pub use eval::{Deciles, Evaluation, Facts, InteractionFact, evaluate};
+pub use eval::{CompiledRule, Deciles, Evaluation, Facts, InteractionFact, evaluate};
 
 /// At most this many predicates in one rule: each gets a bit in the stored evaluation, which is
 /// how an enter/exit event names the predicates that flipped.

@@ -49,7 +49,10 @@ struct Inner {
     segments: BTreeMap<String, Segment>,
     playbooks: BTreeMap<String, Playbook>,
     automation_revision: u64,
-    memberships: BTreeMap<(String, CustomerId), Membership>,
+    /// Customer-major: a write re-reads one customer's rows.
+    memberships: FastMap<CustomerId, BTreeMap<String, Membership>>,
+    /// (segment, customer) of every row, for listing a segment in customer order.
+    by_segment: std::collections::BTreeSet<(String, CustomerId)>,
     /// (next_check, segment, customer) of every scheduled row.
     due: std::collections::BTreeSet<(chrono::DateTime<chrono::Utc>, String, CustomerId)>,
     events: Vec<Event>,
@@ -255,10 +258,10 @@ impl Inner {
                 self.bump_revision(undo);
                 undo.push(Undo::Segment(name.clone(), Some(Box::new(old))));
                 let keys: Vec<(String, CustomerId)> = self
-                    .memberships
+                    .by_segment
                     .range((name.clone(), CustomerId::from_u128(0))..)
-                    .take_while(|((s, _), _)| *s == name)
-                    .map(|(k, _)| k.clone())
+                    .take_while(|(s, _)| *s == name)
+                    .cloned()
                     .collect();
                 for key in keys {
                     let old = self.set_membership_row(&key, None);
@@ -335,25 +338,44 @@ impl Inner {
         self.automation_revision += 1;
     }
 
-    /// Replaces a membership row (and its schedule entry); returns the old row.
+    /// Replaces a membership row (and its index and schedule entries); returns the old row.
     fn set_membership_row(
         &mut self,
         key: &(String, CustomerId),
         new: Option<Membership>,
     ) -> Option<Membership> {
+        let (segment, customer) = key;
+        let rows = self.memberships.entry(*customer).or_default();
         let old = match new {
             Some(m) => {
                 if let Some(at) = m.next_check {
-                    self.due.insert((at, key.0.clone(), key.1));
+                    self.due.insert((at, segment.clone(), *customer));
                 }
-                self.memberships.insert(key.clone(), m)
+                let old = rows.insert(segment.clone(), m);
+                if old.is_none() {
+                    self.by_segment.insert(key.clone());
+                }
+                old
             }
-            None => self.memberships.remove(key),
+            None => {
+                let old = rows.remove(segment);
+                if rows.is_empty() {
+                    self.memberships.remove(customer);
+                }
+                if old.is_some() {
+                    self.by_segment.remove(key);
+                }
+                old
+            }
         };
         if let Some(at) = old.as_ref().and_then(|o| o.next_check) {
-            let still = self.memberships.get(key).and_then(|m| m.next_check) == Some(at);
-            if !still {
-                self.due.remove(&(at, key.0.clone(), key.1));
+            let now = self
+                .memberships
+                .get(customer)
+                .and_then(|r| r.get(segment))
+                .and_then(|m| m.next_check);
+            if now != Some(at) {
+                self.due.remove(&(at, segment.clone(), *customer));
             }
         }
         old
@@ -577,15 +599,10 @@ impl Store for MemoryStore {
 
     fn memberships(&self, customer: CustomerId) -> Result<Vec<Membership>> {
         let inner = self.read()?;
-        let mut key = (String::new(), customer);
-        let mut out = Vec::new();
-        for name in inner.segments.keys() {
-            name.clone_into(&mut key.0);
-            if let Some(m) = inner.memberships.get(&key) {
-                out.push(m.clone());
-            }
-        }
-        Ok(out)
+        Ok(inner
+            .memberships
+            .get(&customer)
+            .map_or_else(Vec::new, |r| r.values().cloned().collect()))
     }
 
     fn segment_rows(
@@ -601,27 +618,25 @@ impl Store for MemoryStore {
             None => Bound::Included((segment.to_owned(), CustomerId::from_u128(0))),
         };
         Ok(inner
-            .memberships
+            .by_segment
             .range((start, Bound::Unbounded))
-            .take_while(|((s, _), _)| s == segment)
+            .take_while(|(s, _)| s == segment)
             .take(limit)
-            .map(|(_, m)| m.clone())
+            .filter_map(|(s, c)| inner.memberships.get(c).and_then(|r| r.get(s)).cloned())
             .collect())
     }
 
     fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
         let inner = self.read()?;
-        let mut out: Vec<(String, u64)> = Vec::new();
-        for ((segment, _), m) in &inner.memberships {
-            if !m.member {
-                continue;
-            }
-            match out.last_mut() {
-                Some((s, n)) if s == segment => *n += 1,
-                _ => out.push((segment.clone(), 1)),
+        let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
+        for rows in inner.memberships.values() {
+            for (segment, m) in rows {
+                if m.member {
+                    *sizes.entry(segment).or_default() += 1;
+                }
             }
         }
-        Ok(out)
+        Ok(sizes.into_iter().map(|(s, n)| (s.to_owned(), n)).collect())
     }
 
     fn due_checks(
@@ -635,7 +650,7 @@ impl Store for MemoryStore {
             .iter()
             .take_while(|(at, _, _)| *at <= until)
             .take(limit)
-            .filter_map(|(_, s, c)| inner.memberships.get(&(s.clone(), *c)).cloned())
+            .filter_map(|(_, s, c)| inner.memberships.get(c).and_then(|r| r.get(s)).cloned())
             .collect())
     }
 
