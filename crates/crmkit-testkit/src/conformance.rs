@@ -2128,7 +2128,7 @@ pub fn tasks_are_stored_and_queried(store: Arc<dyn Store>) {
         status: TaskStatus::Open,
         created_at: t,
         completed_at: None,
-        playbook: (n % 2 == 0).then(|| "p".to_string()),
+        playbook: n.is_multiple_of(2).then(|| "p".to_string()),
     };
     apply_ok(
         &store,
