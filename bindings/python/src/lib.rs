@@ -1,10 +1,59 @@
-//! Python bindings for crmkit: the native module `crmkit._crmkit` (issue 5).
+//! Python bindings for crmkit: the native module `crmkit._crmkit`.
+//!
+//! The Python package `crmkit` (in `python/crmkit`) wraps this module: the CRM (`crm::PyCrm`),
+//! its records, the models and the column kernels of the analytics. Every call into Rust goes
+//! through `error::without_gil`: the GIL is released and a panic becomes a `CrmError`.
+//! Errors map once from [`crmkit::ErrorKind`] to `NotFoundError`, `ConflictError`,
+//! `ValidationError` and `StorageError` (all `CrmError`).
+//!
+//! Segments, rules and events (issue 4) get their own module here once the core has them.
 
 use pyo3::prelude::*;
+
+mod analytics;
+mod convert;
+mod crm;
+mod error;
+mod frame;
+mod models;
+mod records;
+mod value;
 
 /// The native part of the `crmkit` Python package.
 #[pymodule]
 fn _crmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    m.add_class::<crm::PyCrm>()?;
+    m.add_class::<crm::NewInteraction>()?;
+    m.add_class::<records::PyMoney>()?;
+    m.add_class::<records::Customer>()?;
+    m.add_class::<records::Interaction>()?;
+    m.add_class::<records::ImportReport>()?;
+    m.add_class::<records::BaseSummary>()?;
+    m.add_class::<records::CustomerRevenue>()?;
+    m.add_class::<records::AuditEntry>()?;
+    m.add_class::<records::CustomerPage>()?;
+    m.add_class::<value::FitInfo>()?;
+    m.add_class::<value::CustomerScore>()?;
+    m.add_class::<value::ModelRecord>()?;
+    m.add_class::<value::ValueReport>()?;
+    m.add_class::<value::ValueExplanation>()?;
+    m.add_class::<value::HoldoutMetrics>()?;
+    m.add_class::<value::HoldoutCheck>()?;
+    m.add_class::<models::BgNbd>()?;
+    m.add_class::<models::MbgNbd>()?;
+    m.add_class::<models::ParetoNbd>()?;
+    m.add_class::<models::BgBb>()?;
+    m.add_class::<models::GammaGamma>()?;
+    m.add_function(wrap_pyfunction!(models::customer_lifetime_value, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::summary_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::calibration_holdout_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::quantile_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::rfm_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::rfm_segments, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::holdout_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::by_calibration_frequency, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::tracking_curve, m)?)?;
     Ok(())
 }

@@ -1,0 +1,899 @@
+//! `crmkit.Crm`: the CRM engine on a SQLite file or in memory.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crmkit::{
+    Channel, ConsentStatus, CustomerField, CustomerKind, CustomerMapping, CustomerQuery,
+    CustomerUpdate, Direction, IdentityKey, IdentityKind, ImportOptions, InputFormat,
+    InteractionField, InteractionKind, InteractionMapping, LifecycleStage, LineItem, NewCustomer,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::convert::{
+    attribute_from_py, customer_id, decimal, instant, money, opt_instant, py_to_json, uuid_of,
+};
+use crate::error::{CrmError, Failure, crm_error, invalid, without_gil};
+use crate::records::{AuditEntry, BaseSummary, Customer, CustomerPage, ImportReport, Interaction};
+use crate::value::{HoldoutCheck, ModelRecord, ValueExplanation, ValueReport, value_options};
+
+/// Parses a value of a domain enum, mapping the error.
+fn parse<T: std::str::FromStr<Err = crmkit::Error>>(text: &str) -> PyResult<T> {
+    text.parse::<T>().map_err(|e| crm_error(&e))
+}
+
+/// The CRM: customers, their interactions, imports, and customer value, on one store.
+///
+/// ``Crm(path)`` opens (creating if needed) a SQLite database file; ``Crm()`` or
+/// ``Crm(":memory:")`` a fresh in-memory SQLite database; :meth:`Crm.in_memory` the pure-Rust
+/// memory store. Use it as a context manager, or call :meth:`close`.
+///
+/// Every method releases the GIL while Rust works, so threads can share one ``Crm``.
+///
+/// >>> from datetime import datetime, timezone
+/// >>> from crmkit import Crm, NewInteraction
+/// >>> with Crm() as crm:
+/// ...     ada = crm.create_customer("Ada Lovelace", email="Ada@Example.org", tags=["vip"])
+/// ...     _ = crm.record(NewInteraction.purchase(ada, datetime(2024, 5, 1, tzinfo=timezone.utc), "49.90", "EUR"))
+/// ...     crm.lookup("ada@example.org").name, str(crm.summary().revenue[0])
+/// ('Ada Lovelace', '49.90 EUR')
+#[pyclass(frozen, module = "crmkit._crmkit", name = "Crm")]
+pub struct PyCrm {
+    inner: Mutex<Option<crmkit::Crm>>,
+    path: Option<String>,
+}
+
+impl PyCrm {
+    /// The engine (a cheap clone), or an error once closed. The lock is held only for the clone.
+    fn crm(&self) -> PyResult<crmkit::Crm> {
+        let guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard.clone().ok_or_else(|| CrmError::new_err("this Crm is closed"))
+    }
+
+    fn wrap(crm: crmkit::Crm, path: Option<String>) -> PyCrm {
+        PyCrm { inner: Mutex::new(Some(crm)), path }
+    }
+}
+
+#[pymethods]
+impl PyCrm {
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<PyCrm> {
+        match path {
+            Some(p) if p.as_os_str() != ":memory:" => Self::open(py, p),
+            _ => Self::open_in_memory(py),
+        }
+    }
+
+    /// Opens (creating if needed) a CRM on a SQLite database file.
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<PyCrm> {
+        let shown = path.display().to_string();
+        let crm = without_gil(py, move || Ok(crmkit::Crm::open(&path)?))?;
+        Ok(PyCrm::wrap(crm, Some(shown)))
+    }
+
+    /// A CRM on a fresh in-memory SQLite database.
+    #[staticmethod]
+    fn open_in_memory(py: Python<'_>) -> PyResult<PyCrm> {
+        let crm = without_gil(py, || Ok(crmkit::Crm::open_in_memory()?))?;
+        Ok(PyCrm::wrap(crm, None))
+    }
+
+    /// A CRM on the pure-Rust memory store (no SQLite; for tests and scratch work).
+    #[staticmethod]
+    fn in_memory() -> PyCrm {
+        PyCrm::wrap(crmkit::Crm::in_memory(), None)
+    }
+
+    /// The database file, or ``None`` in memory.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.path.clone()
+    }
+
+    /// Whether :meth:`close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.crm().is_err()
+    }
+
+    /// Closes the store (the file is released once no call is running). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        let taken = {
+            let mut guard = match self.inner.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            guard.take()
+        };
+        // Dropping the SQLite store checkpoints the WAL: do it without the GIL.
+        py.detach(move || drop(taken));
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        match (&self.path, self.closed()) {
+            (_, true) => "Crm(closed)".to_owned(),
+            (Some(p), false) => format!("Crm({p:?})"),
+            (None, false) => "Crm(in memory)".to_owned(),
+        }
+    }
+
+    /// The engine's current time (UTC).
+    fn now(&self) -> PyResult<chrono::DateTime<chrono::Utc>> {
+        Ok(self.crm()?.now())
+    }
+
+    /// Declares a custom field: ``string``, ``integer``, ``decimal``, ``bool``, ``date``,
+    /// ``datetime`` or ``string_list``. Idempotent for the same type; another type raises
+    /// :class:`ConflictError`.
+    fn define_field(&self, py: Python<'_>, name: String, field_type: &str) -> PyResult<()> {
+        let def = crmkit::FieldDef::new(name, parse(field_type)?);
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.define_field(def)?))
+    }
+
+    /// The declared custom fields as ``(name, type)`` pairs.
+    fn fields(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        let crm = self.crm()?;
+        let defs = without_gil(py, move || Ok(crm.fields()?))?;
+        Ok(defs.into_iter().map(|d| (d.name, d.field_type.to_string())).collect())
+    }
+
+    /// Creates a customer and returns it.
+    ///
+    /// ``external_ids`` maps a system name to the id there (``{"shop": "C-17"}``); ``consents``
+    /// is a list of ``(purpose, channel, status)``; ``attributes`` values must match the
+    /// declared fields. Raises :class:`ValidationError` (nothing written) for a bad value and
+    /// :class:`ConflictError` when an identity key belongs to another customer.
+    #[pyo3(signature = (name, *, kind="person", email=None, phone=None, external_ids=None, stage=None, tags=None, attributes=None, consents=None, source=None, id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_customer(
+        &self,
+        py: Python<'_>,
+        name: String,
+        kind: &str,
+        email: Option<String>,
+        phone: Option<String>,
+        external_ids: Option<&Bound<'_, PyAny>>,
+        stage: Option<&str>,
+        tags: Option<Vec<String>>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        consents: Option<Vec<(String, String, String)>>,
+        source: Option<String>,
+        id: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Customer> {
+        let crm = self.crm()?;
+        let mut new = NewCustomer::of_kind(parse::<CustomerKind>(kind)?, name);
+        if let Some(id) = id {
+            new = new.id(customer_id(id, "id")?);
+        }
+        if let Some(e) = email {
+            new = new.email(e);
+        }
+        if let Some(p) = phone {
+            new = new.phone(p);
+        }
+        for (system, ext) in pairs(external_ids, "external_ids")? {
+            new = new.external_id(system, ext);
+        }
+        if let Some(s) = stage {
+            new = new.stage(parse::<LifecycleStage>(s)?);
+        }
+        for t in tags.unwrap_or_default() {
+            new = new.tag(t);
+        }
+        if let Some(attrs) = attributes {
+            let declared = field_types(py, &crm)?;
+            for (k, v) in attrs.iter() {
+                let key: String = k.extract()?;
+                let value = attribute_from_py(&v, &key, declared.get(&key).copied())?;
+                new = new.attribute(key, value);
+            }
+        }
+        for (purpose, channel, status) in consents.unwrap_or_default() {
+            new =
+                new.consent(purpose, parse::<Channel>(&channel)?, parse::<ConsentStatus>(&status)?);
+        }
+        if let Some(s) = source {
+            new = new.source(s);
+        }
+        let c = without_gil(py, move || Ok(crm.create_customer(new)?))?;
+        Ok(Customer { inner: c })
+    }
+
+    /// Changes a customer and returns the new record; every changed field gets an audit entry
+    /// and a change that changes nothing writes nothing.
+    ///
+    /// ``attributes`` sets values (``None`` removes one); ``add_identities`` takes identity keys
+    /// as text (``"email:bo@example.org"``, ``"phone:+44…"``, ``"ext:shop:17"``).
+    #[pyo3(signature = (customer, *, name=None, kind=None, stage=None, attributes=None, add_tags=None, remove_tags=None, add_identities=None, remove_identities=None, consents=None, source=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_customer(
+        &self,
+        py: Python<'_>,
+        customer: &Bound<'_, PyAny>,
+        name: Option<String>,
+        kind: Option<&str>,
+        stage: Option<&str>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        add_tags: Option<Vec<String>>,
+        remove_tags: Option<Vec<String>>,
+        add_identities: Option<Vec<String>>,
+        remove_identities: Option<Vec<String>>,
+        consents: Option<Vec<(String, String, String)>>,
+        source: Option<String>,
+    ) -> PyResult<Customer> {
+        let crm = self.crm()?;
+        let id = customer_id(customer, "customer")?;
+        let mut update = CustomerUpdate::new();
+        if let Some(n) = name {
+            update = update.name(n);
+        }
+        if let Some(k) = kind {
+            update = update.kind(parse::<CustomerKind>(k)?);
+        }
+        if let Some(s) = stage {
+            update = update.stage(parse::<LifecycleStage>(s)?);
+        }
+        if let Some(attrs) = attributes {
+            let declared = field_types(py, &crm)?;
+            for (k, v) in attrs.iter() {
+                let key: String = k.extract()?;
+                if v.is_none() {
+                    update = update.remove_attribute(key);
+                } else {
+                    let value = attribute_from_py(&v, &key, declared.get(&key).copied())?;
+                    update = update.attribute(key, value);
+                }
+            }
+        }
+        for t in add_tags.unwrap_or_default() {
+            update = update.add_tag(t);
+        }
+        for t in remove_tags.unwrap_or_default() {
+            update = update.remove_tag(t);
+        }
+        for k in add_identities.unwrap_or_default() {
+            let key: IdentityKey = parse(&k)?;
+            update = update.add_identity(key.kind(), key.value().to_owned());
+        }
+        for k in remove_identities.unwrap_or_default() {
+            update = update.remove_identity(parse::<IdentityKey>(&k)?);
+        }
+        for (purpose, channel, status) in consents.unwrap_or_default() {
+            update = update.consent(
+                purpose,
+                parse::<Channel>(&channel)?,
+                parse::<ConsentStatus>(&status)?,
+            );
+        }
+        if let Some(s) = source {
+            update = update.source(s);
+        }
+        let c = without_gil(py, move || Ok(crm.update_customer(id, update)?))?;
+        Ok(Customer { inner: c })
+    }
+
+    /// A customer by id; :class:`NotFoundError` if there is none.
+    fn customer(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<Customer> {
+        let crm = self.crm()?;
+        let id = customer_id(id, "id")?;
+        let c = without_gil(py, move || Ok(crm.customer(id)?))?;
+        Ok(Customer { inner: c })
+    }
+
+    /// The customer holding an identity key (``"email:ada@example.org"``, a bare e-mail,
+    /// ``"phone:…"``, ``"ext:SYSTEM:ID"``), or ``None``.
+    fn find(&self, py: Python<'_>, key: &str) -> PyResult<Option<Customer>> {
+        let crm = self.crm()?;
+        let key: IdentityKey = parse(key)?;
+        let c = without_gil(py, move || Ok(crm.find(&key)?))?;
+        Ok(c.map(|inner| Customer { inner }))
+    }
+
+    /// A customer by id (UUID text) or identity key text; :class:`NotFoundError` if none.
+    fn lookup(&self, py: Python<'_>, id_or_key: String) -> PyResult<Customer> {
+        let crm = self.crm()?;
+        let c = without_gil(py, move || Ok(crm.lookup(&id_or_key)?))?;
+        Ok(Customer { inner: c })
+    }
+
+    /// One page of customers, filtered by stage, tag and part of the name.
+    #[pyo3(signature = (*, stage=None, tag=None, name_contains=None, after=None, limit=100))]
+    fn list_customers(
+        &self,
+        py: Python<'_>,
+        stage: Option<&str>,
+        tag: Option<String>,
+        name_contains: Option<String>,
+        after: Option<&Bound<'_, PyAny>>,
+        limit: usize,
+    ) -> PyResult<CustomerPage> {
+        let crm = self.crm()?;
+        let mut q = CustomerQuery::new().limit(limit);
+        if let Some(s) = stage {
+            q = q.stage(parse::<LifecycleStage>(s)?);
+        }
+        if let Some(t) = tag {
+            q = q.tag(t);
+        }
+        if let Some(n) = name_contains {
+            q = q.name_contains(n);
+        }
+        if let Some(a) = after {
+            q = q.after(customer_id(a, "after")?);
+        }
+        let page = without_gil(py, move || Ok(crm.list_customers(&q)?))?;
+        Ok(CustomerPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|inner| Py::new(py, Customer { inner }))
+                .collect::<PyResult<_>>()?,
+            next: page.next.map(uuid_of),
+        })
+    }
+
+    /// Records one interaction; returns its id, or ``None`` when its idempotency key was
+    /// already recorded (nothing written).
+    fn record(&self, py: Python<'_>, interaction: &NewInteraction) -> PyResult<Option<u64>> {
+        let crm = self.crm()?;
+        let new = interaction.inner.clone();
+        let id = without_gil(py, move || Ok(crm.record(new)?))?;
+        Ok(id.map(|i| i.0))
+    }
+
+    /// Records interactions atomically (all or none); returns each one's id or ``None`` for a
+    /// duplicate.
+    fn record_all(
+        &self,
+        py: Python<'_>,
+        interactions: Vec<PyRef<'_, NewInteraction>>,
+    ) -> PyResult<Vec<Option<u64>>> {
+        let crm = self.crm()?;
+        let news: Vec<crmkit::NewInteraction> =
+            interactions.iter().map(|i| i.inner.clone()).collect();
+        let outcome = without_gil(py, move || Ok(crm.record_all(news)?))?;
+        Ok(outcome.appended.into_iter().map(|a| a.map(|i| i.0)).collect())
+    }
+
+    /// A customer's interactions with ``start <= occurred_at < end`` (either bound optional),
+    /// oldest first.
+    #[pyo3(signature = (customer, start=None, end=None))]
+    fn interactions(
+        &self,
+        py: Python<'_>,
+        customer: &Bound<'_, PyAny>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<Interaction>> {
+        let crm = self.crm()?;
+        let id = customer_id(customer, "customer")?;
+        let range =
+            crmkit::TimeRange { from: opt_instant(start, "start")?, to: opt_instant(end, "end")? };
+        let list = without_gil(py, move || Ok(crm.interactions(id, range)?))?;
+        Ok(list.into_iter().map(|inner| Interaction { inner }).collect())
+    }
+
+    /// Audit entries after sequence number ``after``, oldest first (one customer's, if given).
+    #[pyo3(signature = (customer=None, after=0, limit=100))]
+    fn audit_log(
+        &self,
+        py: Python<'_>,
+        customer: Option<&Bound<'_, PyAny>>,
+        after: u64,
+        limit: usize,
+    ) -> PyResult<Vec<AuditEntry>> {
+        let crm = self.crm()?;
+        let id = customer.map(|c| customer_id(c, "customer")).transpose()?;
+        let list = without_gil(py, move || Ok(crm.audit_log(id, after, limit)?))?;
+        Ok(list.into_iter().map(|inner| AuditEntry { inner }).collect())
+    }
+
+    /// The customer base at a glance: counts, exact revenue per currency, first and last
+    /// purchase, and the ``top`` customers by revenue.
+    #[pyo3(signature = (top=10))]
+    fn summary(&self, py: Python<'_>, top: usize) -> PyResult<BaseSummary> {
+        let crm = self.crm()?;
+        let s = without_gil(py, move || Ok(crm.summary(top)?))?;
+        BaseSummary::from_core(py, s)
+    }
+
+    /// Imports interactions from a file (CSV, TSV, whitespace-separated ``.txt``, JSON Lines) or
+    /// straight from a pandas or polars DataFrame or a pyarrow Table.
+    ///
+    /// ``columns`` maps crmkit's fields (``customer``, ``timestamp``, ``amount``, ``currency``,
+    /// ``kind``, ``channel``, ``sku``, ``quantity``, ``unit_price``, ``direction``, ``duration``,
+    /// ``outcome``, ``subject``, ``ticket``, ``url``, ``text``, ``idempotency_key``) to column
+    /// names; ``customer`` and ``timestamp`` default to columns of those names. The import is
+    /// idempotent (run it twice: the second writes nothing). A bad row raises
+    /// :class:`ValidationError` naming the row and column, unless ``rejects`` names a CSV file
+    /// for bad rows. Frame timestamps must be timezone-aware (or dates).
+    #[pyo3(signature = (source, *, columns=None, format=None, properties=None, customer_key="email", default_kind="purchase", currency=None, timestamp_format=None, has_header=true, create_customers=false, batch_size=50000, rejects=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_interactions(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        columns: Option<std::collections::BTreeMap<String, String>>,
+        format: Option<&str>,
+        properties: Option<Vec<String>>,
+        customer_key: &str,
+        default_kind: &str,
+        currency: Option<&str>,
+        timestamp_format: Option<String>,
+        has_header: bool,
+        create_customers: bool,
+        batch_size: usize,
+        rejects: Option<PathBuf>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<ImportReport> {
+        let crm = self.crm()?;
+        let input = crate::frame::Input::from_py(source, format)?;
+        let mut mapping = InteractionMapping::new(input.format())
+            .customer_key(parse::<IdentityKind>(customer_key)?)
+            .default_kind(default_kind)
+            .has_header(has_header || input.is_frame());
+        for (field, column) in columns.unwrap_or_default() {
+            mapping = mapping.column(parse::<InteractionField>(&field)?, column);
+        }
+        for p in properties.unwrap_or_default() {
+            mapping = mapping.property(p);
+        }
+        if let Some(c) = currency {
+            mapping = mapping.default_currency(parse(c)?);
+        }
+        if let Some(f) = timestamp_format {
+            mapping = mapping.timestamp_format(f);
+        }
+        if input.is_frame() {
+            let ts = mapping.columns.get(&InteractionField::Timestamp).cloned();
+            input.check_timestamp_column(ts.as_deref())?;
+        }
+        let options = ImportSettings { batch_size, create_customers, rejects, progress };
+        let report = without_gil(py, move || {
+            run_import(&input, &options, |read, opts| crm.import_interactions(read, &mapping, opts))
+        })?;
+        Ok(report.into())
+    }
+
+    /// Imports customers from a file or a DataFrame, upserting on the ``key`` column (``email``,
+    /// ``phone`` or ``ext:SYSTEM``): a new key creates a customer, a known one updates it.
+    ///
+    /// ``columns`` maps ``key``, ``name``, ``kind``, ``email``, ``phone``, ``stage``, ``tags`` to
+    /// column names (``key`` defaults to a column named ``key``); ``attributes`` maps declared
+    /// fields to columns.
+    #[pyo3(signature = (source, *, key="email", columns=None, attributes=None, format=None, has_header=true, batch_size=50000, rejects=None, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn import_customers(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        key: &str,
+        columns: Option<std::collections::BTreeMap<String, String>>,
+        attributes: Option<std::collections::BTreeMap<String, String>>,
+        format: Option<&str>,
+        has_header: bool,
+        batch_size: usize,
+        rejects: Option<PathBuf>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<ImportReport> {
+        let crm = self.crm()?;
+        let input = crate::frame::Input::from_py(source, format)?;
+        let mut mapping = CustomerMapping::new(input.format(), parse::<IdentityKind>(key)?)
+            .has_header(has_header || input.is_frame());
+        for (field, column) in columns.unwrap_or_default() {
+            mapping = mapping.column(parse::<CustomerField>(&field)?, column);
+        }
+        for (field, column) in attributes.unwrap_or_default() {
+            mapping = mapping.attribute(field, column);
+        }
+        let options = ImportSettings { batch_size, create_customers: false, rejects, progress };
+        let report = without_gil(py, move || {
+            run_import(&input, &options, |read, opts| crm.import_customers(read, &mapping, opts))
+        })?;
+        Ok(report.into())
+    }
+
+    /// Fits the purchase model (``bgnbd``, ``mbgnbd`` or ``paretonbd``) and Gamma-Gamma on the
+    /// store's purchases as of ``as_of``, scores every customer (P(alive), expected purchases,
+    /// CLV, RFM segment) and stores models and scores as a new version.
+    ///
+    /// ``time_unit`` is ``day``, ``week``, ``month``, ``year`` or a number of days; ``horizon``
+    /// (in that unit) defaults to one year; ``non_positive`` is ``keep``, ``exclude`` or
+    /// ``exclude_from_monetary`` for zero and negative amounts.
+    #[pyo3(signature = (as_of, *, time_unit="week", model="bgnbd", horizon=None, clv_months=12, monthly_discount_rate=0.01, non_positive="keep", currency=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_value(
+        &self,
+        py: Python<'_>,
+        as_of: &Bound<'_, PyAny>,
+        time_unit: &str,
+        model: &str,
+        horizon: Option<f64>,
+        clv_months: u32,
+        monthly_discount_rate: f64,
+        non_positive: &str,
+        currency: Option<&str>,
+    ) -> PyResult<ValueReport> {
+        let crm = self.crm()?;
+        let options = value_options(
+            instant(as_of, "as_of")?,
+            time_unit,
+            model,
+            horizon,
+            clv_months,
+            monthly_discount_rate,
+            non_positive,
+            currency,
+        )?;
+        let report = without_gil(py, move || Ok(crm.fit_value(&options)?))?;
+        ValueReport::from_core(py, report)
+    }
+
+    /// The stored model version ``version`` (the latest when ``None``), or ``None`` when no
+    /// model was fitted.
+    #[pyo3(signature = (version=None))]
+    fn value_models(&self, py: Python<'_>, version: Option<u64>) -> PyResult<Option<ModelRecord>> {
+        let crm = self.crm()?;
+        let found = without_gil(py, move || Ok(crm.value_models(version)?))?;
+        Ok(found.map(|(record, _)| ModelRecord { inner: record }))
+    }
+
+    /// One customer's value, explained from the latest scores (:class:`NotFoundError` before a
+    /// fit, or for a customer without purchases).
+    fn explain_value(
+        &self,
+        py: Python<'_>,
+        customer: &Bound<'_, PyAny>,
+    ) -> PyResult<ValueExplanation> {
+        let crm = self.crm()?;
+        let id = customer_id(customer, "customer")?;
+        let e = without_gil(py, move || Ok(crm.explain_value(id)?))?;
+        ValueExplanation::from_core(py, e)
+    }
+
+    /// Fits the purchase model on the purchases up to ``calibration_end`` and compares its
+    /// forecast with what happened up to ``as_of``.
+    #[pyo3(signature = (calibration_end, as_of, *, time_unit="week", model="bgnbd", non_positive="keep", currency=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn holdout_check(
+        &self,
+        py: Python<'_>,
+        calibration_end: &Bound<'_, PyAny>,
+        as_of: &Bound<'_, PyAny>,
+        time_unit: &str,
+        model: &str,
+        non_positive: &str,
+        currency: Option<&str>,
+    ) -> PyResult<HoldoutCheck> {
+        let crm = self.crm()?;
+        let cal = instant(calibration_end, "calibration_end")?;
+        let options = value_options(
+            instant(as_of, "as_of")?,
+            time_unit,
+            model,
+            None,
+            12,
+            0.01,
+            non_positive,
+            currency,
+        )?;
+        let check = without_gil(py, move || Ok(crm.holdout_check(cal, &options)?))?;
+        HoldoutCheck::from_core(py, check)
+    }
+
+    /// The store's purchases as numpy columns, for analytics (one row per purchase):
+    /// ``customer_index`` (into ``customers``, the customer ids as text, one per customer),
+    /// ``timestamp_us`` (µs since the epoch, UTC), ``amount`` (float) and ``currency_index``
+    /// (into ``currencies``).
+    fn purchases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        use numpy::IntoPyArray;
+        use rust_decimal::prelude::ToPrimitive;
+        let crm = self.crm()?;
+        let (cols, amount) = without_gil(py, move || {
+            let cols = crm.store().scan_purchases()?;
+            let amount: Vec<f64> =
+                cols.amount.iter().map(|a| a.to_f64().unwrap_or(f64::NAN)).collect();
+            Ok((cols, amount))
+        })?;
+        let customers: Vec<String> = cols.customers.iter().map(ToString::to_string).collect();
+        let currencies: Vec<String> = cols.currencies.iter().map(|c| c.code().to_owned()).collect();
+        let d = PyDict::new(py);
+        d.set_item("customer_index", cols.customer_index.into_pyarray(py))?;
+        d.set_item("customers", PyList::new(py, customers)?)?;
+        d.set_item("timestamp_us", cols.occurred_at_micros.into_pyarray(py))?;
+        d.set_item("amount", amount.into_pyarray(py))?;
+        d.set_item("currency_index", cols.currency_index.into_pyarray(py))?;
+        d.set_item("currencies", PyList::new(py, currencies)?)?;
+        Ok(d)
+    }
+}
+
+/// The declared field types, for parsing attribute text.
+fn field_types(
+    py: Python<'_>,
+    crm: &crmkit::Crm,
+) -> PyResult<std::collections::HashMap<String, crmkit::FieldType>> {
+    let crm = crm.clone();
+    let defs = without_gil(py, move || Ok(crm.fields()?))?;
+    Ok(defs.into_iter().map(|d| (d.name, d.field_type)).collect())
+}
+
+/// `(system, id)` pairs from a dict or a list of pairs.
+fn pairs(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Vec<(String, String)>> {
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    if obj.is_none() {
+        return Ok(Vec::new());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect();
+    }
+    obj.extract::<Vec<(String, String)>>().map_err(|_| {
+        invalid(format!("{field}: expected a dict {{system: id}} or a list of (system, id) pairs"))
+    })
+}
+
+/// The import options that do not borrow.
+struct ImportSettings {
+    batch_size: usize,
+    create_customers: bool,
+    rejects: Option<PathBuf>,
+    progress: Option<Py<PyAny>>,
+}
+
+/// Runs one import on a file or a frame, with the rejects file and the progress callback.
+fn run_import(
+    input: &crate::frame::Input,
+    settings: &ImportSettings,
+    run: impl FnOnce(
+        Box<dyn std::io::Read + '_>,
+        ImportOptions<'_>,
+    ) -> crmkit::Result<crmkit::ImportReport>,
+) -> Result<crmkit::ImportReport, Failure> {
+    let mut rejects_writer = match &settings.rejects {
+        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
+            Failure::Crm(crmkit::Error::Io { path: p.display().to_string(), source: e })
+        })?)),
+        None => None,
+    };
+    let mut callback_error: Option<PyErr> = None;
+    let mut on_progress = |p: &crmkit::ImportProgress| {
+        if let Some(cb) = &settings.progress
+            && callback_error.is_none()
+        {
+            Python::attach(|py| {
+                let d = PyDict::new(py);
+                let filled = d
+                    .set_item("rows_read", p.rows_read)
+                    .and_then(|_| d.set_item("rows_committed", p.rows_committed))
+                    .and_then(|_| d.set_item("batches_committed", p.batches_committed))
+                    .and_then(|_| d.set_item("bytes_read", p.bytes_read));
+                if let Err(e) = filled.and_then(|_| cb.call1(py, (d,)).map(drop)) {
+                    callback_error = Some(e);
+                }
+            });
+        }
+    };
+    let mut options = ImportOptions::new(input.source_name())
+        .batch_size(settings.batch_size)
+        .create_missing_customers(settings.create_customers);
+    if let Some(w) = rejects_writer.as_mut() {
+        options = options.rejects(w);
+    }
+    if settings.progress.is_some() {
+        options = options.progress(&mut on_progress);
+    }
+    let reader = input.reader().map_err(Failure::Crm)?;
+    let result = run(reader, options);
+    let result = result.map_err(|e| input.explain(e));
+    if let Some(e) = callback_error {
+        return Err(Failure::Python(e));
+    }
+    if let Some(mut w) = rejects_writer {
+        use std::io::Write;
+        w.flush()
+            .map_err(|e| Failure::Crm(crmkit::Error::storage("writing the rejects file", e)))?;
+    }
+    result
+}
+
+/// An interaction to record (see :meth:`Crm.record`).
+///
+/// ``kind`` is ``purchase`` or ``refund`` (give ``amount`` and ``currency``; ``items`` is a list
+/// of ``(sku, quantity, unit_price)``), ``email`` (``direction``, ``subject``), ``call``
+/// (``direction``, ``duration_secs``, ``outcome``), ``meeting`` (``subject``,
+/// ``duration_secs``), ``ticket_opened`` (``ticket``, ``subject``), ``ticket_resolved``
+/// (``ticket``), ``web_visit`` (``url``), ``note`` (``text``) or a name of your own.
+/// ``occurred_at`` must be timezone-aware (or a date, or ISO 8601 text).
+///
+/// >>> from crmkit import NewInteraction
+/// >>> import uuid
+/// >>> n = NewInteraction(uuid.UUID(int=1), "2024-05-01T09:30:00Z", "call", direction="inbound", duration_secs=300)
+/// >>> n.kind
+/// 'call'
+#[pyclass(frozen, module = "crmkit._crmkit")]
+pub struct NewInteraction {
+    pub(crate) inner: crmkit::NewInteraction,
+}
+
+#[pymethods]
+impl NewInteraction {
+    #[new]
+    #[pyo3(signature = (customer, occurred_at, kind="purchase", *, amount=None, currency=None, items=None, channel=None, direction=None, subject=None, duration_secs=None, outcome=None, ticket=None, url=None, text=None, properties=None, idempotency_key=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        customer: &Bound<'_, PyAny>,
+        occurred_at: &Bound<'_, PyAny>,
+        kind: &str,
+        amount: Option<&Bound<'_, PyAny>>,
+        currency: Option<&str>,
+        items: Option<&Bound<'_, PyList>>,
+        channel: Option<&str>,
+        direction: Option<&str>,
+        subject: Option<String>,
+        duration_secs: Option<u32>,
+        outcome: Option<String>,
+        ticket: Option<String>,
+        url: Option<String>,
+        text: Option<String>,
+        properties: Option<&Bound<'_, PyDict>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<NewInteraction> {
+        let id = customer_id(customer, "customer")?;
+        let at = instant(occurred_at, "occurred_at")?;
+        let direction = |default: Direction| -> PyResult<Direction> {
+            match direction.map(|d| d.trim().to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(d) if d == "inbound" || d == "in" => Ok(Direction::Inbound),
+                Some(d) if d == "outbound" || d == "out" => Ok(Direction::Outbound),
+                Some(d) => Err(invalid(format!("direction: {d:?}: expected inbound or outbound"))),
+            }
+        };
+        let kind_name = kind.trim().to_ascii_lowercase();
+        let kind = match kind_name.as_str() {
+            "purchase" | "refund" => {
+                let (Some(amount), Some(currency)) = (amount, currency) else {
+                    return Err(invalid(format!(
+                        "amount: a {kind_name} needs amount= and currency="
+                    )));
+                };
+                let total = money(amount, currency, "amount")?;
+                let mut lines = Vec::new();
+                for (i, item) in items
+                    .map(|l| l.iter().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                {
+                    let (sku, quantity, unit_price): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                        item.extract().map_err(|_| {
+                            invalid(format!("items[{i}]: expected (sku, quantity, unit_price)"))
+                        })?;
+                    lines.push(LineItem {
+                        sku,
+                        quantity: decimal(&quantity, &format!("items[{i}].quantity"))?,
+                        unit_price: money(
+                            &unit_price,
+                            currency,
+                            &format!("items[{i}].unit_price"),
+                        )?,
+                    });
+                }
+                if kind_name == "purchase" {
+                    InteractionKind::Purchase { total, items: lines }
+                } else {
+                    InteractionKind::Refund { total, items: lines }
+                }
+            }
+            "email" => {
+                InteractionKind::Email { direction: direction(Direction::Outbound)?, subject }
+            }
+            "call" => InteractionKind::Call {
+                direction: direction(Direction::Outbound)?,
+                duration_secs: duration_secs.unwrap_or(0),
+                outcome,
+            },
+            "meeting" => InteractionKind::Meeting { subject, duration_secs },
+            "ticket_opened" => InteractionKind::TicketOpened {
+                ticket: ticket.ok_or_else(|| invalid("ticket: a ticket_opened needs ticket="))?,
+                subject,
+            },
+            "ticket_resolved" => InteractionKind::TicketResolved {
+                ticket: ticket.ok_or_else(|| invalid("ticket: a ticket_resolved needs ticket="))?,
+            },
+            "web_visit" => InteractionKind::WebVisit { url },
+            "note" => InteractionKind::Note {
+                text: text.ok_or_else(|| invalid("text: a note needs text="))?,
+            },
+            _ => InteractionKind::Custom { name: kind.trim().to_owned() },
+        };
+        let mut new = crmkit::NewInteraction::new(id, at, kind);
+        if let Some(c) = channel {
+            new = new.channel(parse::<Channel>(c)?);
+        }
+        if let Some(props) = properties {
+            for (k, v) in props.iter() {
+                let key: String = k.extract()?;
+                let value = py_to_json(&v, &format!("properties.{key}"))?;
+                new = new.property(key, value);
+            }
+        }
+        if let Some(k) = idempotency_key {
+            new = new.idempotency_key(k);
+        }
+        new.validate().map_err(|e| crm_error(&e))?;
+        Ok(NewInteraction { inner: new })
+    }
+
+    /// A purchase of ``amount`` (Decimal, int or text; never a float) in ``currency``.
+    #[staticmethod]
+    #[pyo3(signature = (customer, occurred_at, amount, currency, *, idempotency_key=None))]
+    fn purchase(
+        customer: &Bound<'_, PyAny>,
+        occurred_at: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+        currency: &str,
+        idempotency_key: Option<String>,
+    ) -> PyResult<NewInteraction> {
+        let mut new = crmkit::NewInteraction::purchase(
+            customer_id(customer, "customer")?,
+            instant(occurred_at, "occurred_at")?,
+            money(amount, currency, "amount")?,
+        );
+        if let Some(k) = idempotency_key {
+            new = new.idempotency_key(k);
+        }
+        new.validate().map_err(|e| crm_error(&e))?;
+        Ok(NewInteraction { inner: new })
+    }
+
+    /// The customer's id.
+    #[getter]
+    fn customer(&self) -> uuid::Uuid {
+        uuid_of(self.inner.customer)
+    }
+
+    /// When it happened (UTC).
+    #[getter]
+    fn occurred_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.occurred_at
+    }
+
+    /// The kind's name.
+    #[getter]
+    fn kind(&self) -> String {
+        self.inner.kind.name().to_owned()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NewInteraction(kind={:?}, occurred_at={})",
+            self.inner.kind.name(),
+            self.inner.occurred_at.to_rfc3339()
+        )
+    }
+}
+
+/// Makes [`InputFormat`] parse errors name the format.
+pub(crate) fn input_format(text: &str) -> PyResult<InputFormat> {
+    parse(text)
+}
