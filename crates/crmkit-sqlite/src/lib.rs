@@ -678,9 +678,7 @@ fn micros_to_time(us: i64) -> Result<chrono::DateTime<chrono::Utc>> {
     })
 }
 
-fn membership_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<RawMembership> {
+fn membership_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawMembership> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 

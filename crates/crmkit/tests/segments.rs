@@ -447,3 +447,90 @@ fn scores_drive_segments_and_deciles_on_cdnow() {
         .count();
     assert_eq!(changed, n);
 }
+
+#[test]
+fn a_snapshot_is_taken_once_and_retaken_when_its_rule_changes() {
+    let (crm, _clock) = memory_crm();
+    let a = crm.create_customer(NewCustomer::person("A").tag("vip")).unwrap();
+    let s = crm.define_segment(Segment::snapshot("vips-then", "tag \"vip\"").unwrap()).unwrap();
+    assert_eq!(crm.segment_members("vips-then", None, 10).unwrap(), vec![a.id]);
+    // Later changes do not move a snapshot.
+    let b = crm.create_customer(NewCustomer::person("B").tag("vip")).unwrap();
+    crm.update_customer(a.id, CustomerUpdate::new().remove_tag("vip")).unwrap();
+    assert_eq!(crm.segment_members("vips-then", None, 10).unwrap(), vec![a.id]);
+    assert!(crm.verify_segments().unwrap().is_empty(), "snapshots are not re-evaluated");
+    // The same definition again changes nothing; a new rule is a new version, taken now.
+    assert_eq!(
+        crm.define_segment(Segment::snapshot("vips-then", "tag \"vip\"").unwrap()).unwrap().version,
+        s.version
+    );
+    let s2 = crm
+        .define_segment(Segment::snapshot("vips-then", "tag \"vip\" or name = \"A\"").unwrap())
+        .unwrap();
+    assert_eq!(s2.version, 2);
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(crm.segment_members("vips-then", None, 10).unwrap(), want);
+    assert!(
+        crm.memberships(a.id).unwrap().iter().all(|m| m.next_check.is_none()),
+        "never re-checked"
+    );
+}
+
+#[test]
+fn every_change_emits_its_typed_event() {
+    let (crm, clock) = memory_crm();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let _sub = crm.subscribe(move |e| sink.lock().unwrap().push(e.clone()));
+    let c = crm.create_customer(NewCustomer::person("Ada").email("ada@example.org")).unwrap();
+    crm.update_customer(c.id, CustomerUpdate::new().stage(LifecycleStage::Customer)).unwrap();
+    crm.record(
+        NewInteraction::purchase(c.id, t0(), Money::parse("10.00", "EUR").unwrap())
+            .idempotency_key("o-1"),
+    )
+    .unwrap();
+    crm.record(
+        NewInteraction::purchase(c.id, t0(), Money::parse("10.00", "EUR").unwrap())
+            .idempotency_key("o-1"),
+    )
+    .unwrap(); // a duplicate: no event
+    clock.set(t0() + TimeDelta::hours(1));
+    let task = crm.create_task(c.id, "Call", 1, None).unwrap();
+    crm.complete_task(task.id).unwrap();
+    let events = seen.lock().unwrap().clone();
+    let types: Vec<&str> = events.iter().map(|e| e.payload.type_name()).collect();
+    assert_eq!(
+        types,
+        [
+            "customer_created",
+            "customer_updated",
+            "stage_changed",
+            "interaction_recorded",
+            "task_created",
+            "task_completed"
+        ]
+    );
+    assert_eq!(events, crm.events_after(0, 100).unwrap(), "subscribers see what the outbox holds");
+    match &events[1].payload {
+        EventPayload::CustomerUpdated { before, after } => {
+            assert_eq!(
+                (before.stage.clone(), after.stage.clone()),
+                (LifecycleStage::Prospect, LifecycleStage::Customer)
+            );
+            assert_eq!((before.revision, after.revision), (1, 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &events[3].payload {
+        EventPayload::InteractionRecorded { kind, amount, .. } => {
+            assert_eq!(
+                (kind.as_str(), amount.as_ref().unwrap().to_string()),
+                ("purchase", "10.00 EUR".to_string())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events.iter().all(|e| e.customer == Some(c.id)));
+    assert_eq!(events[4].at, t0() + TimeDelta::hours(1), "events carry the engine's clock");
+}
