@@ -2092,6 +2092,8 @@ pub fn outbox_events_and_cursors(store: Arc<dyn Store>) {
     });
     assert_eq!(err.unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(store.events(0, 10).unwrap().len(), 2, "the failed batch emitted nothing");
+    let o = apply_ok(&store, vec![buy("k1")]);
+    assert_eq!((o.events, o.last_event), (0, 0), "a duplicate of an earlier batch emits nothing");
     let o = apply_ok(&store, vec![action("z")]);
     assert_eq!((o.events, o.last_event), (1, 3), "numbering continues after a failed batch");
     assert_eq!(store.events(1, 1).unwrap()[0].seq, 2, "after and limit");

@@ -43,17 +43,31 @@ enum Bug {
     StaleKeyIndex,
     /// Idempotency keys are only checked against earlier batches, not within one.
     IdempotencyAcrossBatchesOnly,
+    /// `due_checks` treats `until` as exclusive.
+    DueBoundExclusive,
+    /// A consumer's cursor is the last acknowledged number, even when that went back.
+    CursorMovesBack,
+    /// A membership row that is neither a member nor scheduled is kept.
+    EmptyRowsKept,
+    /// A skipped duplicate interaction still emits an `interaction_recorded` event.
+    EventForSkippedDuplicate,
 }
 
 struct Mutant {
     inner: MemoryStore,
     bug: Bug,
     keys: Mutex<HashMap<IdentityKey, CustomerId>>,
+    last_ack: Mutex<HashMap<String, u64>>,
 }
 
 impl Mutant {
     fn new(bug: Bug) -> Self {
-        Mutant { inner: MemoryStore::new(), bug, keys: Mutex::new(HashMap::new()) }
+        Mutant {
+            inner: MemoryStore::new(),
+            bug,
+            keys: Mutex::new(HashMap::new()),
+            last_ack: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -83,6 +97,45 @@ impl Store for Mutant {
                         *expected_revision = current.revision;
                     }
                 }
+            }
+            Bug::EmptyRowsKept => {
+                for op in &mut batch.ops {
+                    if let WriteOp::SetMembership(m) = op
+                        && !m.is_stored()
+                    {
+                        // Kept as a row that looks scheduled far in the future.
+                        m.next_check = Some(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+                    }
+                }
+            }
+            Bug::EventForSkippedDuplicate => {
+                let mut ops = Vec::new();
+                for op in batch.ops {
+                    if let WriteOp::AppendInteraction(i) = &op
+                        && let Some(k) = &i.idempotency_key
+                        && self.inner.idempotency_key_exists(k)?
+                    {
+                        ops.push(WriteOp::Emit(crmkit_core::store::interaction_event(
+                            crmkit_core::InteractionId(0),
+                            i,
+                        )));
+                    }
+                    ops.push(op);
+                }
+                batch.ops = ops;
+            }
+            Bug::CursorMovesBack => {
+                let acks: Vec<(String, u64)> = batch
+                    .ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        WriteOp::Ack { consumer, seq } => Some((consumer.clone(), *seq)),
+                        _ => None,
+                    })
+                    .collect();
+                let outcome = self.inner.apply(batch)?;
+                self.last_ack.lock().unwrap().extend(acks);
+                return Ok(outcome);
             }
             Bug::IdempotencyAcrossBatchesOnly => {
                 let mut seen = std::collections::HashSet::new();
@@ -173,6 +226,9 @@ impl Store for Mutant {
         until: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        if self.bug == Bug::DueBoundExclusive {
+            return self.inner.due_checks(until - chrono::Duration::microseconds(1), limit);
+        }
         self.inner.due_checks(until, limit)
     }
 
@@ -181,6 +237,9 @@ impl Store for Mutant {
     }
 
     fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        if self.bug == Bug::CursorMovesBack {
+            return Ok(self.last_ack.lock().unwrap().get(consumer).copied().unwrap_or(0));
+        }
         self.inner.consumer_cursor(consumer)
     }
 
@@ -346,6 +405,11 @@ fn every_mutant_is_caught() {
             &["idempotency_key_skips_duplicates", "batch_sees_its_own_earlier_writes"],
             true,
         ),
+        // Automation writes are not in the differential generator; the checks must catch these.
+        (Bug::DueBoundExclusive, &["membership_rows_and_schedule"], false),
+        (Bug::CursorMovesBack, &["outbox_events_and_cursors"], false),
+        (Bug::EmptyRowsKept, &["membership_rows_and_schedule"], false),
+        (Bug::EventForSkippedDuplicate, &["outbox_events_and_cursors"], false),
     ];
     // The checks panic by design here; keep the output readable.
     let hook = std::panic::take_hook();
