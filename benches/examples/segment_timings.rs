@@ -44,6 +44,7 @@ fn main() {
     }
     let define = started.elapsed().as_secs_f64();
     eprintln!("50 segments over 20k customers: {define:.2} s ({:.0} ms each)", define * 20.0);
+    let events_before = crm.events_after(0, usize::MAX).expect("events").len();
     let started = Instant::now();
     for i in 0..records {
         let id = ids[i % ids.len()];
@@ -52,4 +53,9 @@ fn main() {
     }
     let per = started.elapsed().as_secs_f64() / records as f64;
     println!("{store}: one recorded purchase with 50 dynamic segments: {:.1} µs", per * 1e6);
+    let events = crm.events_after(0, usize::MAX).expect("events").len() - events_before;
+    println!(
+        "  {:.1} events per purchase (enter/exit and the interaction itself)",
+        events as f64 / records as f64
+    );
 }

@@ -888,7 +888,20 @@ impl Crm {
         let bulk = self.bulk(used(|d| !d.kinds.is_empty()), used(|d| d.scores))?;
         let deciles = if used(|d| d.deciles) { Some(self.stored_deciles()?) } else { None };
         let mut rows: HashMap<CustomerId, HashMap<String, Membership>> = HashMap::new();
-        for c in &defs.segments {
+        // Only the rows evaluation reads or rewrites: the segments evaluated and those they refer to.
+        let mut wanted: HashSet<&str> = HashSet::new();
+        for (c, _) in defs.segments.iter().zip(&needed0).filter(|(_, n)| **n) {
+            wanted.insert(&c.segment.name);
+            wanted.extend(c.deps.segments.iter().map(String::as_str));
+        }
+        let playbook_refs: Vec<String> = defs
+            .playbooks
+            .iter()
+            .filter_map(|p| p.condition.as_ref())
+            .flat_map(|r| r.deps().segments)
+            .collect();
+        wanted.extend(playbook_refs.iter().map(String::as_str));
+        for c in defs.segments.iter().filter(|c| wanted.contains(c.segment.name.as_str())) {
             for m in self.all_rows(&c.segment.name)? {
                 rows.entry(m.customer).or_default().insert(m.segment.clone(), m);
             }
