@@ -22,7 +22,7 @@ fn full_evaluation(c: &mut Criterion) {
         for i in range {
             let f = Facts {
                 customer: &customers[i],
-                interactions: &facts[i],
+                interactions: &facts[4 * i..4 * i + 4],
                 score: Some(&scores[i]),
                 deciles: None,
                 segments: &none,

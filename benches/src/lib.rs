@@ -99,17 +99,18 @@ pub const FIVE_PREDICATE_RULE: &str = "tag \"vip\" or (count(purchase, 90d) >= 2
      days_since(email) > 30 and p_alive < 0.5 and attr.plan = \"pro\")";
 
 /// A deterministic base of `n` customers as rules see them: a record (tags, a `plan`
-/// attribute), four interactions each over 2023-2024, and scores.
+/// attribute), four interactions each over 2023-2024 (customer `i`'s are
+/// `facts[4 * i..4 * i + 4]`, one flat column as a bulk load lays them out), and scores.
 pub fn segment_facts(
     n: usize,
-) -> (Vec<crmkit::Customer>, Vec<Vec<crmkit::rules::InteractionFact>>, Vec<crmkit::CustomerScore>) {
+) -> (Vec<crmkit::Customer>, Vec<crmkit::rules::InteractionFact>, Vec<crmkit::CustomerScore>) {
     use crmkit::{AttributeValue, CustomerId, CustomerScore, NewCustomer};
     let crm = crmkit::Crm::in_memory();
     crm.define_field(crmkit::FieldDef::new("plan", crmkit::FieldType::String)).unwrap_or_default();
     let template = crm.create_customer(NewCustomer::person("template")).ok();
     let t0 = chrono::DateTime::<chrono::Utc>::from_timestamp(1_672_531_200, 0).unwrap_or_default();
     let mut customers = Vec::with_capacity(n);
-    let mut facts = Vec::with_capacity(n);
+    let mut facts = Vec::with_capacity(4 * n);
     let mut scores = Vec::with_capacity(n);
     for i in 0..n {
         let Some(mut c) = template.clone() else { break };
@@ -120,16 +121,13 @@ pub fn segment_facts(
         let plan = if i % 3 == 0 { "pro" } else { "free" };
         c.attributes.insert("plan".into(), AttributeValue::String(plan.into()));
         customers.push(c);
-        let f: Vec<crmkit::rules::InteractionFact> = (0..4)
-            .map(|k| {
-                crmkit::rules::InteractionFact::of_kind(
-                    if k % 2 == 0 { "purchase" } else { "email" },
-                    t0 + chrono::Duration::days(((i * 7919 + k * 104_729) % 730) as i64),
-                    None,
-                )
-            })
-            .collect();
-        facts.push(f);
+        facts.extend((0..4).map(|k| {
+            crmkit::rules::InteractionFact::of_kind(
+                if k % 2 == 0 { "purchase" } else { "email" },
+                t0 + chrono::Duration::days(((i * 7919 + k * 104_729) % 730) as i64),
+                None,
+            )
+        }));
         let mut s = CustomerScore::empty(CustomerId::from_u128(i as u128 + 1), 1);
         s.p_alive = ((i * 2_654_435_761) % 1000) as f64 / 1000.0;
         scores.push(s);
