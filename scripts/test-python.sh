@@ -49,10 +49,10 @@ fi
 export VIRTUAL_ENV="$venv"
 export PATH="$venv/bin:$PATH"
 
-echo "test-python.sh: rustfmt + clippy (crmkit-python)" >&2
+echo "test-python.sh: rustfmt + clippy + rustdoc (crmkit-python)" >&2
 rustfmt --edition 2024 --check bindings/python/src/*.rs
-# --no-deps: lint this crate only (the core crates are linted by scripts/test.sh).
-CARGO_TARGET_DIR="$repo/target/py-dev" cargo clippy --quiet -p crmkit-python --all-targets --no-deps -- -D warnings
+CARGO_TARGET_DIR="$repo/target/py-dev" cargo clippy --quiet -p crmkit-python --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$repo/target/py-dev" cargo doc --quiet -p crmkit-python --no-deps
 
 echo "test-python.sh: maturin develop --release" >&2
 # A stale extension beside the sources would shadow the new one (pydantic-core does the same).

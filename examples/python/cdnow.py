@@ -5,7 +5,8 @@
 
 Each "cell" below is what a data scientist would run in a notebook: load the transaction log,
 summarise it (RFM), fit the purchase and spend models, check the forecast on a holdout period,
-value every customer (CLV), find the valuable customers at risk, and segment the base. With
+value every customer (CLV), find the valuable customers at risk, segment the base, and keep
+segments current in the CRM with a playbook for the valuable customers slipping away. With
 ``--plots DIR`` the usual figures are written there as PNG files.
 """
 
@@ -106,6 +107,34 @@ lt_bgf = lifetimes.BetaGeoFitter(penalizer_coef=0.0).fit(
     lt_summary["frequency"], lt_summary["recency"], lt_summary["T"])
 print(f"\nlifetimes API: {lt_bgf}")
 print(lt_bgf.summary.round(4))
+
+# %% The CRM: segments kept current as purchases and scores arrive, and a playbook.
+# The clock is fixed the day after the log ends, so "days since" rules are reproducible.
+crm = crmkit.Crm(now="1998-07-01")          # crmkit.Crm("cdnow.db", now=...) for a file
+for name, rule in [
+    ("champions", 'rfm.segment = "champions"'),
+    ("top-value", "decile(clv) >= 9"),
+    ("lapsed", "count(purchase) > 0 and days_since(purchase) >= 180"),
+    ("slipping-away", 'segment("top-value") and p_alive < 0.5'),
+]:
+    crm.define_segment(name, rule)
+crm.define_playbook("win-back", "slipping-away",
+                    [crmkit.Action.create_task("Call to win back", due_in_days=7,
+                                               assignee="retention")])
+t0 = time.perf_counter()
+orders = tx.assign(customer=tx["customer_id"].astype(str), date=tx["date"].dt.tz_localize("UTC"))
+crm.import_interactions(orders, columns={"customer": "customer", "timestamp": "date",
+                                         "amount": "dollar_value"},
+                        customer_key="ext:cdnow", currency="USD", create_customers=True)
+report = crm.fit_value("1998-06-30", time_unit="week")   # storing the scores fills the segments
+print(f"\nSegments in the CRM (import, fit and segment upkeep in "
+      f"{time.perf_counter() - t0:.1f} s):")
+for name, size in sorted(crm.segment_sizes().items(), key=lambda kv: -kv[1]):
+    print(f"  {name:<15} {size:>7,}  {crm.segment(name).rule}")
+tasks = crm.tasks(playbook="win-back", limit=100_000)
+print(f"win-back playbook: {len(tasks):,} open tasks, e.g. {tasks[0].title!r} for "
+      f"{crm.customer(tasks[0].customer).identities[0]}")
+print(crm.explain_segment("slipping-away", tasks[0].customer))
 
 # %% Figures.
 if args.plots:

@@ -3,22 +3,36 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
 
 use crmkit::{
     Channel, ConsentStatus, CustomerField, CustomerKind, CustomerMapping, CustomerQuery,
-    CustomerUpdate, Direction, IdentityKey, IdentityKind, ImportOptions, InputFormat,
+    CustomerUpdate, Direction, FixedClock, IdentityKey, IdentityKind, ImportOptions, InputFormat,
     InteractionField, InteractionKind, InteractionMapping, LifecycleStage, LineItem, NewCustomer,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
+use crate::automation::{
+    Event, Membership, MembershipDiff, Playbook, Segment, SegmentExplanation, Subscription,
+    SubscriptionSlot, Task, action_from_py, deliver, rule_from_py, segment_kind, task_id,
+};
 use crate::convert::{
     attribute_from_py, customer_id, decimal, instant, money, opt_instant, py_to_json, uuid_of,
 };
 use crate::error::{CrmError, Failure, crm_error, invalid, without_gil};
 use crate::records::{AuditEntry, BaseSummary, Customer, CustomerPage, ImportReport, Interaction};
 use crate::value::{HoldoutCheck, ModelRecord, ValueExplanation, ValueReport, value_options};
+
+/// Locks a mutex, recovering from poisoning (the data are plain lists and options).
+fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
 
 /// Parses a value of a domain enum, mapping the error.
 fn parse<T: std::str::FromStr<Err = crmkit::Error>>(text: &str) -> PyResult<T> {
@@ -44,6 +58,10 @@ fn parse<T: std::str::FromStr<Err = crmkit::Error>>(text: &str) -> PyResult<T> {
 pub struct PyCrm {
     inner: Mutex<Option<crmkit::Crm>>,
     path: Option<String>,
+    /// The fixed clock of ``now=`` (moved by :meth:`advance_to`), or `None` for the system clock.
+    clock: Option<Arc<FixedClock>>,
+    /// The subscriptions made through this object, ended on close.
+    subscriptions: Mutex<Vec<SubscriptionSlot>>,
 }
 
 impl PyCrm {
@@ -56,41 +74,58 @@ impl PyCrm {
         guard.clone().ok_or_else(|| CrmError::new_err("this Crm is closed"))
     }
 
-    fn wrap(crm: crmkit::Crm, path: Option<String>) -> PyCrm {
-        PyCrm { inner: Mutex::new(Some(crm)), path }
+    fn wrap(crm: crmkit::Crm, path: Option<String>, now: Option<DateTime<Utc>>) -> PyCrm {
+        let clock = now.map(|t| Arc::new(FixedClock::new(t)));
+        let crm = match &clock {
+            Some(c) => crm.with_clock(c.clone()),
+            None => crm,
+        };
+        PyCrm { inner: Mutex::new(Some(crm)), path, clock, subscriptions: Mutex::new(Vec::new()) }
     }
 }
 
 #[pymethods]
 impl PyCrm {
     #[new]
-    #[pyo3(signature = (path=None))]
-    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<PyCrm> {
+    #[pyo3(signature = (path=None, *, now=None))]
+    fn new(
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyCrm> {
         match path {
-            Some(p) if p.as_os_str() != ":memory:" => Self::open(py, p),
-            _ => Self::open_in_memory(py),
+            Some(p) if p.as_os_str() != ":memory:" => Self::open(py, p, now),
+            _ => Self::open_in_memory(py, now),
         }
     }
 
-    /// Opens (creating if needed) a CRM on a SQLite database file.
+    /// Opens (creating if needed) a CRM on a SQLite database file. ``now`` fixes the engine's
+    /// clock at that instant (as the CLI's ``--now``), for reproducible relative rules;
+    /// :meth:`advance_to` moves it.
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<PyCrm> {
+    #[pyo3(signature = (path, *, now=None))]
+    fn open(py: Python<'_>, path: PathBuf, now: Option<&Bound<'_, PyAny>>) -> PyResult<PyCrm> {
+        let now = opt_instant(now, "now")?;
         let shown = path.display().to_string();
         let crm = without_gil(py, move || Ok(crmkit::Crm::open(&path)?))?;
-        Ok(PyCrm::wrap(crm, Some(shown)))
+        Ok(PyCrm::wrap(crm, Some(shown), now))
     }
 
-    /// A CRM on a fresh in-memory SQLite database.
+    /// A CRM on a fresh in-memory SQLite database (``now`` as for :meth:`open`).
     #[staticmethod]
-    fn open_in_memory(py: Python<'_>) -> PyResult<PyCrm> {
+    #[pyo3(signature = (*, now=None))]
+    fn open_in_memory(py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<PyCrm> {
+        let now = opt_instant(now, "now")?;
         let crm = without_gil(py, || Ok(crmkit::Crm::open_in_memory()?))?;
-        Ok(PyCrm::wrap(crm, None))
+        Ok(PyCrm::wrap(crm, None, now))
     }
 
     /// A CRM on the pure-Rust memory store (no SQLite; for tests and scratch work).
     #[staticmethod]
-    fn in_memory() -> PyCrm {
-        PyCrm::wrap(crmkit::Crm::in_memory(), None)
+    #[pyo3(signature = (*, now=None))]
+    fn in_memory(now: Option<&Bound<'_, PyAny>>) -> PyResult<PyCrm> {
+        let now = opt_instant(now, "now")?;
+        Ok(PyCrm::wrap(crmkit::Crm::in_memory(), None, now))
     }
 
     /// The database file, or ``None`` in memory.
@@ -114,8 +149,14 @@ impl PyCrm {
             };
             guard.take()
         };
+        let subscriptions = std::mem::take(&mut *lock_ignoring_poison(&self.subscriptions));
         // Dropping the SQLite store checkpoints the WAL: do it without the GIL.
-        py.detach(move || drop(taken));
+        py.detach(move || {
+            for slot in subscriptions {
+                drop(lock_ignoring_poison(&slot).take());
+            }
+            drop(taken)
+        });
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -136,7 +177,7 @@ impl PyCrm {
         }
     }
 
-    /// The engine's current time (UTC).
+    /// The engine's current time (UTC): the system clock, or the fixed clock of ``now=``.
     fn now(&self) -> PyResult<chrono::DateTime<chrono::Utc>> {
         Ok(self.crm()?.now())
     }
@@ -625,6 +666,381 @@ impl PyCrm {
         d.set_item("currency_index", cols.currency_index.into_pyarray(py))?;
         d.set_item("currencies", PyList::new(py, currencies)?)?;
         Ok(d)
+    }
+
+    // ----- Segments (issue 4) -----
+
+    /// Defines a segment, or edits one (a changed rule or kind makes a new version and
+    /// recomputes its membership, with enter and exit events). Returns the :class:`Segment`.
+    ///
+    /// ``rule`` is the rule's text (see ``docs/rules.md``) or its AST as a dict; ``kind`` is
+    /// ``dynamic`` (kept current as customers change, interactions arrive, scores are stored
+    /// and :meth:`advance_to` moves time), ``snapshot`` (evaluated now) or ``manual`` (no rule;
+    /// :meth:`add_to_segment`); by default ``dynamic`` with a rule and ``manual`` without.
+    /// A bad rule raises :class:`ValidationError` (with ``line`` and ``column`` for a syntax
+    /// error) and changes nothing.
+    ///
+    /// >>> from crmkit import Crm, ValidationError
+    /// >>> crm = Crm()
+    /// >>> crm.define_segment("big-spenders", "sum(purchase, 90d) >= 500 EUR").version
+    /// 1
+    /// >>> try:
+    /// ...     crm.define_segment("broken", "count(purchase, 30d) >=")
+    /// ... except ValidationError as e:
+    /// ...     print(e.line, e.column, e)
+    /// 1 24 rule, line 1, column 24: expected a value to compare with, found end of rule
+    #[pyo3(signature = (name, rule=None, kind=None, *, description=""))]
+    fn define_segment(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        rule: Option<&Bound<'_, PyAny>>,
+        kind: Option<&str>,
+        description: &str,
+    ) -> PyResult<Segment> {
+        let rule = match rule {
+            Some(r) if !r.is_none() => Some(rule_from_py(r, "rule")?),
+            _ => None,
+        };
+        let kind = segment_kind(kind, rule.is_some())?;
+        let segment =
+            crmkit::automation::Segment::with_rule(name, kind, rule).describe(description);
+        let crm = self.crm()?;
+        let inner = without_gil(py, move || Ok(crm.define_segment(segment)?))?;
+        Ok(Segment { inner })
+    }
+
+    /// Deletes a segment (its members get an exit event). Refused with :class:`ConflictError`
+    /// while another segment's rule or a playbook refers to it.
+    fn delete_segment(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.delete_segment(&name)?))
+    }
+
+    /// Every segment, by name.
+    fn segments(&self, py: Python<'_>) -> PyResult<Vec<Segment>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.segments()?))?;
+        Ok(list.into_iter().map(|inner| Segment { inner }).collect())
+    }
+
+    /// A segment by name (:class:`NotFoundError` if there is none).
+    fn segment(&self, py: Python<'_>, name: String) -> PyResult<Segment> {
+        let crm = self.crm()?;
+        let inner = without_gil(py, move || Ok(crm.segment(&name)?))?;
+        Ok(Segment { inner })
+    }
+
+    /// A page of a segment's members (customer ids, in id order) after ``after``. Pass the last
+    /// id of a page as ``after`` for the next one.
+    #[pyo3(signature = (name, after=None, limit=100))]
+    fn segment_members(
+        &self,
+        py: Python<'_>,
+        name: String,
+        after: Option<&Bound<'_, PyAny>>,
+        limit: usize,
+    ) -> PyResult<Vec<uuid::Uuid>> {
+        let after = match after {
+            Some(a) if !a.is_none() => Some(customer_id(a, "after")?),
+            _ => None,
+        };
+        let crm = self.crm()?;
+        let ids = without_gil(py, move || Ok(crm.segment_members(&name, after, limit)?))?;
+        Ok(ids.into_iter().map(uuid_of).collect())
+    }
+
+    /// ``{segment: number of members}`` for each segment with members.
+    fn segment_sizes(&self, py: Python<'_>) -> PyResult<std::collections::BTreeMap<String, u64>> {
+        let crm = self.crm()?;
+        let sizes = without_gil(py, move || Ok(crm.segment_sizes()?))?;
+        Ok(sizes.into_iter().collect())
+    }
+
+    /// A customer's stored membership rows (members, and non-members with a scheduled
+    /// time-based re-check).
+    fn memberships(
+        &self,
+        py: Python<'_>,
+        customer: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Membership>> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        let rows = without_gil(py, move || Ok(crm.memberships(id)?))?;
+        Ok(rows.into_iter().map(|inner| Membership { inner }).collect())
+    }
+
+    /// The names of the segments a customer is in.
+    fn segments_of(&self, py: Python<'_>, customer: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.segments_of(id)?))
+    }
+
+    /// Adds a customer to a manual segment (an entry event; its playbooks fire). Returns
+    /// whether they were not in it already.
+    fn add_to_segment(
+        &self,
+        py: Python<'_>,
+        name: String,
+        customer: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.add_to_segment(&name, id)?))
+    }
+
+    /// Removes a customer from a manual segment. Returns whether they were in it.
+    fn remove_from_segment(
+        &self,
+        py: Python<'_>,
+        name: String,
+        customer: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.remove_from_segment(&name, id)?))
+    }
+
+    /// Why a customer is or is not in a segment: the stored membership and each predicate's
+    /// value at the engine's current time.
+    fn explain_segment(
+        &self,
+        py: Python<'_>,
+        name: String,
+        customer: &Bound<'_, PyAny>,
+    ) -> PyResult<SegmentExplanation> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        let inner = without_gil(py, move || Ok(crm.explain_segment(&name, id)?))?;
+        Ok(SegmentExplanation { inner })
+    }
+
+    /// Re-checks the memberships that time alone can have changed by ``now`` (default: the
+    /// engine's current time), writing the changes and their events; returns how many
+    /// (customer, segment) pairs it re-checked. With a fixed clock (``Crm(..., now=...)``) the
+    /// clock first moves forward to ``now``.
+    ///
+    /// >>> from crmkit import Crm, NewInteraction
+    /// >>> crm = Crm(now="2024-01-01")
+    /// >>> _ = crm.define_segment("lapsed", "count(purchase) > 0 and days_since(purchase) >= 90")
+    /// >>> ada = crm.create_customer("Ada")
+    /// >>> _ = crm.record(NewInteraction.purchase(ada, "2024-01-01", "5", "USD"))
+    /// >>> crm.advance_to("2024-03-30"), crm.segments_of(ada)      # day 89
+    /// (0, [])
+    /// >>> crm.advance_to("2024-03-31"), crm.segments_of(ada)      # day 90
+    /// (1, ['lapsed'])
+    #[pyo3(signature = (now=None))]
+    fn advance_to(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        let crm = self.crm()?;
+        let to = opt_instant(now, "now")?.unwrap_or_else(|| crm.now());
+        if let Some(clock) = &self.clock
+            && to > crm.now()
+        {
+            clock.set(to);
+        }
+        without_gil(py, move || Ok(crm.advance_to(to)?))
+    }
+
+    /// Recomputes every dynamic segment from scratch at the engine's current time and compares
+    /// with the stored membership: the differences (empty when they agree).
+    fn verify_segments(&self, py: Python<'_>) -> PyResult<Vec<MembershipDiff>> {
+        let crm = self.crm()?;
+        let diffs = without_gil(py, move || Ok(crm.verify_segments()?))?;
+        Ok(diffs.into_iter().map(MembershipDiff::from).collect())
+    }
+
+    // ----- Playbooks and tasks -----
+
+    /// Defines (or replaces) a playbook: when a customer enters ``segment`` (and the rule
+    /// ``when`` holds), do ``actions`` (:class:`Action` objects or their dicts). It fires once
+    /// per entry, again only after an exit. The segment must exist; attributes must be
+    /// declared.
+    ///
+    /// >>> from crmkit import Action, Crm
+    /// >>> crm = Crm()
+    /// >>> _ = crm.define_segment("vip", 'tag "vip"')
+    /// >>> _ = crm.define_playbook("welcome-vip", "vip", [
+    /// ...     Action.create_task("Welcome call", due_in_days=2, assignee="sam"),
+    /// ...     {"do": "emit", "action": "send_gift", "payload": {"value": 20}}])
+    /// >>> ada = crm.create_customer("Ada", tags=["vip"])
+    /// >>> [(t.title, t.assignee, t.playbook) for t in crm.tasks(customer=ada)]
+    /// [('Welcome call', 'sam', 'welcome-vip')]
+    #[pyo3(signature = (name, segment, actions=None, *, when=None, enabled=true))]
+    fn define_playbook(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        segment: &str,
+        actions: Option<&Bound<'_, PyAny>>,
+        when: Option<&Bound<'_, PyAny>>,
+        enabled: bool,
+    ) -> PyResult<Playbook> {
+        let crm = self.crm()?;
+        let mut playbook = crmkit::automation::Playbook::new(name, segment);
+        playbook.enabled = enabled;
+        if let Some(w) = when
+            && !w.is_none()
+        {
+            playbook.condition = Some(rule_from_py(w, "when")?);
+        }
+        if let Some(list) = actions
+            && !list.is_none()
+        {
+            let declared = field_types(py, &crm)?;
+            for a in list.try_iter()? {
+                playbook = playbook.action(action_from_py(&a?, &declared)?);
+            }
+        }
+        let inner = without_gil(py, move || Ok(crm.define_playbook(playbook)?))?;
+        Ok(Playbook { inner })
+    }
+
+    /// Deletes a playbook.
+    fn delete_playbook(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.delete_playbook(&name)?))
+    }
+
+    /// Every playbook, by name.
+    fn playbooks(&self, py: Python<'_>) -> PyResult<Vec<Playbook>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.playbooks()?))?;
+        Ok(list.into_iter().map(|inner| Playbook { inner }).collect())
+    }
+
+    /// Creates a task about a customer by hand (a ``task_created`` event), due
+    /// ``due_in_days`` from now.
+    #[pyo3(signature = (customer, title, due_in_days=0, assignee=None))]
+    fn create_task(
+        &self,
+        py: Python<'_>,
+        customer: &Bound<'_, PyAny>,
+        title: String,
+        due_in_days: u32,
+        assignee: Option<String>,
+    ) -> PyResult<Task> {
+        let id = customer_id(customer, "customer")?;
+        let crm = self.crm()?;
+        let inner = without_gil(py, move || {
+            Ok(crm.create_task(id, &title, due_in_days, assignee.as_deref())?)
+        })?;
+        Ok(Task { inner })
+    }
+
+    /// Marks a task (a :class:`Task` or its id) done; completing a done task changes nothing.
+    fn complete_task(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<Task> {
+        let id = task_id(task)?;
+        let crm = self.crm()?;
+        let inner = without_gil(py, move || Ok(crm.complete_task(id)?))?;
+        Ok(Task { inner })
+    }
+
+    /// Tasks by due date, filtered by customer, status (``open`` or ``done``), assignee and the
+    /// playbook that created them.
+    #[pyo3(signature = (*, customer=None, status=None, assignee=None, playbook=None, limit=100))]
+    fn tasks(
+        &self,
+        py: Python<'_>,
+        customer: Option<&Bound<'_, PyAny>>,
+        status: Option<&str>,
+        assignee: Option<String>,
+        playbook: Option<String>,
+        limit: usize,
+    ) -> PyResult<Vec<Task>> {
+        let mut q = crmkit::automation::TaskQuery::new().limit(limit);
+        if let Some(c) = customer
+            && !c.is_none()
+        {
+            q = q.customer(customer_id(c, "customer")?);
+        }
+        if let Some(s) = status {
+            q = q.status(parse::<crmkit::automation::TaskStatus>(s)?);
+        }
+        if let Some(a) = assignee {
+            q = q.assignee(a);
+        }
+        if let Some(p) = playbook {
+            q = q.playbook(p);
+        }
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.tasks(&q)?))?;
+        Ok(list.into_iter().map(|inner| Task { inner }).collect())
+    }
+
+    // ----- Events -----
+
+    /// The events after sequence number ``after``, oldest first (at most ``limit``).
+    #[pyo3(signature = (after=0, limit=100))]
+    fn events_after(&self, py: Python<'_>, after: u64, limit: usize) -> PyResult<Vec<Event>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.events_after(after, limit)?))?;
+        Ok(list.into_iter().map(|inner| Event { inner }).collect())
+    }
+
+    /// The next events the named consumer has not acknowledged. Until :meth:`ack_events`, the
+    /// same events come back, also after a restart (delivery is at least once); consumers are
+    /// independent.
+    ///
+    /// >>> from crmkit import Crm
+    /// >>> crm = Crm()
+    /// >>> _ = crm.create_customer("Ada")
+    /// >>> batch = crm.poll_events("mailer")
+    /// >>> [e.type for e in batch], crm.poll_events("mailer") == batch
+    /// (['customer_created'], True)
+    /// >>> crm.ack_events("mailer", batch[-1].seq)
+    /// >>> crm.poll_events("mailer"), crm.consumer_cursor("mailer")
+    /// ([], 1)
+    #[pyo3(signature = (consumer, limit=100))]
+    fn poll_events(&self, py: Python<'_>, consumer: String, limit: usize) -> PyResult<Vec<Event>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.poll_events(&consumer, limit)?))?;
+        Ok(list.into_iter().map(|inner| Event { inner }).collect())
+    }
+
+    /// Acknowledges every event up to ``seq`` for a consumer.
+    fn ack_events(&self, py: Python<'_>, consumer: String, seq: u64) -> PyResult<()> {
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.ack_events(&consumer, seq)?))
+    }
+
+    /// The last sequence number a consumer acknowledged (0 for none).
+    fn consumer_cursor(&self, py: Python<'_>, consumer: String) -> PyResult<u64> {
+        let crm = self.crm()?;
+        without_gil(py, move || Ok(crm.consumer_cursor(&consumer)?))
+    }
+
+    /// Calls ``callback(event)`` with every :class:`Event` this ``Crm`` writes, right after
+    /// each write commits, on the writing thread. Returns a :class:`Subscription`: active
+    /// until its ``close()`` (or the end of its ``with`` block, or this ``Crm``'s close).
+    /// An exception in the callback does not undo or fail the write: it is reported through
+    /// ``sys.unraisablehook``. In-process only; for delivery that survives restarts use
+    /// :meth:`poll_events`.
+    ///
+    /// >>> from crmkit import Crm
+    /// >>> crm = Crm()
+    /// >>> _ = crm.define_segment("vip", 'tag "vip"')
+    /// >>> seen = []
+    /// >>> with crm.subscribe(lambda e: seen.append((e.type, e.payload.get("segment")))):
+    /// ...     _ = crm.create_customer("Ada", tags=["vip"])
+    /// >>> _ = crm.create_customer("Bo", tags=["vip"])     # after the with block: not seen
+    /// >>> seen
+    /// [('customer_created', None), ('segment_entered', 'vip')]
+    fn subscribe(&self, callback: &Bound<'_, PyAny>) -> PyResult<Subscription> {
+        if !callback.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "subscribe: expected a callable, got {}",
+                crate::convert::type_name(callback)
+            )));
+        }
+        let crm = self.crm()?;
+        let callback: Py<PyAny> = callback.clone().unbind();
+        let sub = crm.subscribe(move |e| deliver(&callback, e));
+        let slot: SubscriptionSlot = Arc::new(Mutex::new(Some(sub)));
+        let mut subs = lock_ignoring_poison(&self.subscriptions);
+        subs.retain(|s| lock_ignoring_poison(s).is_some());
+        subs.push(slot.clone());
+        Ok(Subscription { slot })
     }
 }
 

@@ -86,15 +86,28 @@ impl From<Failure> for PyErr {
 }
 
 /// The one mapping of [`crmkit::Error`] to the exception hierarchy, by [`crmkit::ErrorKind`].
+///
+/// A rule that does not parse ([`crmkit::Error::InvalidRule`]) is a `ValidationError` whose
+/// `line` and `column` attributes say where (they are `None` on other validation errors).
 pub(crate) fn crm_error(e: &crmkit::Error) -> PyErr {
     let message = e.to_string();
-    match e.kind() {
+    let err = match e.kind() {
         crmkit::ErrorKind::Validation => ValidationError::new_err(message),
         crmkit::ErrorKind::NotFound => NotFoundError::new_err(message),
         crmkit::ErrorKind::Conflict => ConflictError::new_err(message),
         crmkit::ErrorKind::Storage => StorageError::new_err(message),
         _ => CrmError::new_err(message),
+    };
+    if let crmkit::Error::InvalidRule { line, column, .. } = e {
+        Python::attach(|py| {
+            let value = err.value(py);
+            // Setting attributes on a fresh exception instance cannot fail in practice; if it
+            // did, the message still says where.
+            let _ = value.setattr("line", *line);
+            let _ = value.setattr("column", *column);
+        });
     }
+    err
 }
 
 /// A [`ValidationError`] with a message.
@@ -131,5 +144,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ConflictError", py.get_type::<ConflictError>())?;
     m.add("ValidationError", py.get_type::<ValidationError>())?;
     m.add("StorageError", py.get_type::<StorageError>())?;
+    // Where a rule failed to parse (set on the instance; `None` otherwise).
+    let validation = py.get_type::<ValidationError>();
+    validation.setattr("line", py.None())?;
+    validation.setattr("column", py.None())?;
     Ok(())
 }

@@ -6,11 +6,13 @@
 //! Errors map once from [`crmkit::ErrorKind`] to `NotFoundError`, `ConflictError`,
 //! `ValidationError` and `StorageError` (all `CrmError`).
 //!
-//! Segments, rules and events (issue 4) get their own module here once the core has them.
+//! Segments, playbooks, tasks and events (issue 4) are `Crm` methods whose records live in
+//! `automation`; a rule that does not parse raises `ValidationError` with `line` and `column`.
 
 use pyo3::prelude::*;
 
 mod analytics;
+mod automation;
 mod convert;
 mod crm;
 mod error;
@@ -34,6 +36,15 @@ fn _crmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::CustomerRevenue>()?;
     m.add_class::<records::AuditEntry>()?;
     m.add_class::<records::CustomerPage>()?;
+    m.add_class::<automation::Segment>()?;
+    m.add_class::<automation::Membership>()?;
+    m.add_class::<automation::SegmentExplanation>()?;
+    m.add_class::<automation::MembershipDiff>()?;
+    m.add_class::<automation::Action>()?;
+    m.add_class::<automation::Playbook>()?;
+    m.add_class::<automation::Task>()?;
+    m.add_class::<automation::Event>()?;
+    m.add_class::<automation::Subscription>()?;
     m.add_class::<value::FitInfo>()?;
     m.add_class::<value::CustomerScore>()?;
     m.add_class::<value::ModelRecord>()?;

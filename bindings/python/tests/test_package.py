@@ -73,3 +73,4 @@ def test_cdnow_example_runs() -> None:
     assert result.returncode == 0, result.stderr
     assert "69,659 transactions, 23,570 customers" in result.stdout
     assert "RFM segments" in result.stdout and "lifetimes API" in result.stdout
+    assert "Segments in the CRM" in result.stdout and "win-back playbook" in result.stdout

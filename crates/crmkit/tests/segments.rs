@@ -534,3 +534,21 @@ fn every_change_emits_its_typed_event() {
     assert!(events.iter().all(|e| e.customer == Some(c.id)));
     assert_eq!(events[4].at, t0() + TimeDelta::hours(1), "events carry the engine's clock");
 }
+
+#[test]
+fn the_outbox_reads_cause_before_effect_when_a_playbook_changes_the_customer() {
+    let (crm, _clock) = memory_crm();
+    crm.define_segment(Segment::dynamic("buyers", "count(purchase) >= 1").unwrap()).unwrap();
+    crm.define_playbook(
+        Playbook::new("tag-buyers", "buyers").action(Action::AddTag { tag: "buyer".into() }),
+    )
+    .unwrap();
+    let c = crm.create_customer(NewCustomer::person("Ada")).unwrap();
+    let after = crm.events_after(0, 100).unwrap().last().unwrap().seq;
+    crm.record(NewInteraction::purchase(c.id, t0(), Money::parse("1", "EUR").unwrap())).unwrap();
+    let types: Vec<&str> =
+        crm.events_after(after, 100).unwrap().iter().map(|e| e.payload.type_name()).collect();
+    assert_eq!(types, ["interaction_recorded", "segment_entered", "customer_updated"]);
+    let c = crm.customer(c.id).unwrap();
+    assert!(c.tags.contains("buyer") && c.revision == 2);
+}

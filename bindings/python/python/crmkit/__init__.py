@@ -2,6 +2,9 @@
 
 - The CRM: :class:`Crm` on a SQLite file (or in memory): customers, interactions, imports from
   files and DataFrames, customer value (:meth:`Crm.fit_value`) and a summary.
+- Automation: segments kept current by rules (:meth:`Crm.define_segment`), playbooks
+  (:class:`Action`) and tasks, and the event outbox (:meth:`Crm.poll_events`,
+  :meth:`Crm.subscribe`).
 - Analytics on DataFrames: :func:`rfm_summary`, :func:`calibration_holdout`, :func:`rfm_scores`,
   the models :class:`BgNbd`, :class:`MbgNbd`, :class:`ParetoNbd`, :class:`BgBb`,
   :class:`GammaGamma`, :func:`customer_lifetime_value`, holdout evaluation and tracking curves.
@@ -15,6 +18,7 @@
 """
 
 from ._crmkit import (
+    Action,
     AuditEntry,
     BaseSummary,
     ConflictError,
@@ -24,16 +28,24 @@ from ._crmkit import (
     CustomerPage,
     CustomerRevenue,
     CustomerScore,
+    Event,
     FitInfo,
     HoldoutCheck,
     HoldoutMetrics,
     ImportReport,
     Interaction,
+    Membership,
+    MembershipDiff,
     ModelRecord,
     Money,
     NewInteraction,
     NotFoundError,
+    Playbook,
+    Segment,
+    SegmentExplanation,
     StorageError,
+    Subscription,
+    Task,
     ValidationError,
     ValueExplanation,
     ValueReport,
@@ -53,6 +65,7 @@ from .analytics import (
 from .models import BgBb, BgNbd, GammaGamma, MbgNbd, ParetoNbd, customer_lifetime_value
 
 __all__ = [
+    "Action",
     "AuditEntry",
     "BaseSummary",
     "BgBb",
@@ -65,6 +78,7 @@ __all__ = [
     "CustomerRevenue",
     "CustomerScore",
     "DEFAULT_SEGMENTS",
+    "Event",
     "FitInfo",
     "GammaGamma",
     "HoldoutCheck",
@@ -72,12 +86,19 @@ __all__ = [
     "ImportReport",
     "Interaction",
     "MbgNbd",
+    "Membership",
+    "MembershipDiff",
     "ModelRecord",
     "Money",
     "NewInteraction",
     "NotFoundError",
     "ParetoNbd",
+    "Playbook",
+    "Segment",
+    "SegmentExplanation",
     "StorageError",
+    "Subscription",
+    "Task",
     "ValidationError",
     "ValueExplanation",
     "ValueReport",

@@ -632,7 +632,6 @@ impl Crm {
     /// write), each followed by its events, then the automation's writes.
     fn assemble(&self, batch: WriteBatch, mut out: Out, now: DateTime<Utc>) -> Result<WriteBatch> {
         let mut ops = Vec::with_capacity(batch.ops.len() * 2 + out.ops.len());
-        let mut audits_first = Vec::new();
         for op in batch.ops {
             match op {
                 WriteOp::InsertCustomer(c) => {
@@ -664,17 +663,20 @@ impl Crm {
                 other => ops.push(other),
             }
         }
+        // Customers a playbook changed (and the write did not): their update and its events come
+        // after the entries that caused them, so the outbox reads cause before effect.
+        let mut playbook_updates = Vec::new();
         for (id, mut after) in std::mem::take(&mut out.overrides) {
             let before = self.store.require_customer(id)?;
             after.revision = before.revision + 1;
-            ops.push(WriteOp::UpdateCustomer {
+            playbook_updates.push(WriteOp::UpdateCustomer {
                 customer: after.clone(),
                 expected_revision: before.revision,
             });
-            push_update_events(&mut audits_first, before, after, now);
+            push_update_events(&mut playbook_updates, before, after, now);
         }
-        ops.extend(audits_first);
         ops.extend(out.ops);
+        ops.extend(playbook_updates);
         Ok(WriteBatch { ops })
     }
 
