@@ -9,7 +9,9 @@ import dev.crmkit.*
 import java.io.File
 import java.time.Instant
 import java.time.temporal.ChronoUnit
+import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicInteger
 
 /** What the app's screens call: one Crm for the app's lifetime, plain values in and out. */
 class ShopCrm(dir: File) : AutoCloseable {
@@ -60,6 +62,45 @@ class ShopCrm(dir: File) : AutoCloseable {
 
     fun revenue(): List<Money> = crm.summary(top = 0u).revenue
 
+    /**
+     * Segments and a playbook, defined at start-up (defining them again unchanged writes nothing).
+     * "regulars" fills as purchases arrive; "drifting" is on the model's output, so it fills when
+     * scores are stored. Entering "regulars" makes a task for the shop and asks the app for a coupon.
+     */
+    fun defineAutomation() {
+        crm.defineSegment(SegmentDefinition("regulars", SegmentKind.DYNAMIC, rule = "count(purchase) >= 10",
+            description = "ten purchases or more"))
+        crm.defineSegment(SegmentDefinition("drifting", SegmentKind.DYNAMIC,
+            rule = "segment(\"regulars\") and p_alive < 0.5"))
+        crm.definePlaybook(Playbook(name = "thank-regulars", segment = "regulars", actions = listOf(
+            Action.CreateTask(title = "Send a thank-you card", dueInDays = 7u, assignee = "shop"),
+            Action.Emit(action = "push_coupon", payloadJson = """{"pct":10}"""),
+        )))
+    }
+
+    /** Events as they happen (on the writing thread: hand them on, do not block). Keep the handle. */
+    fun listen(handler: (Event) -> Unit): ListenerHandle = crm.addListener(object : CrmListener {
+        override fun onEvent(event: Event) = handler(event)
+    })
+
+    /** The durable way: a sync job reads the outbox from its cursor and acknowledges what it sent. */
+    fun syncEvents(send: (List<Event>) -> Unit): Int {
+        var sent = 0
+        while (true) {
+            val batch = crm.pollEvents("server-sync", limit = 500u)
+            if (batch.isEmpty()) return sent
+            send(batch)                                    // if this throws, the batch comes again next time
+            crm.ackEvents("server-sync", batch.last().seq)
+            sent += batch.size
+        }
+    }
+
+    fun segmentSizes(): Map<String, ULong> = crm.segmentSizes().associate { it.segment to it.members }
+    fun whyIn(segment: String, customerId: String): String =
+        crm.explainSegment(segment, customerId).predicates.joinToString(", ") { "${it.predicate}: ${it.holds}" }
+    fun openTasks(): List<CrmTask> = crm.tasks(TaskQuery(status = TaskStatus.OPEN, limit = 1000u))
+    fun firstMember(segment: String): String? = crm.segmentMembers(segment, limit = 1u).firstOrNull()
+
     override fun close() = crm.close()
 }
 
@@ -68,6 +109,14 @@ fun main(args: Array<String>) {
     File(dir, "shop-crm.db").delete()
     val start = Instant.parse("2024-01-08T10:00:00Z")
     ShopCrm(dir).use { shop ->
+        shop.defineAutomation()
+        val eventCounts = ConcurrentHashMap<String, AtomicInteger>()
+        val coupons = AtomicInteger()
+        val listener = shop.listen { event ->
+            eventCounts.computeIfAbsent(event.typeName) { AtomicInteger() }.incrementAndGet()
+            val payload = event.payload
+            if (payload is EventPayload.Action && payload.action == "push_coupon") coupons.incrementAndGet() // the app would send a push
+        }
         // Two "screens" writing at once, as an app's background work does.
         val pool = Executors.newFixedThreadPool(2)
         val jobs = (0 until 40).map { n ->
@@ -96,6 +145,13 @@ fun main(args: Array<String>) {
             println("  %-12s P(alive) %.2f  CLV %8.2f EUR  %s".format(c.name, s.pAlive, s.clv ?: 0.0, s.segment))
         }
         println(shop.explain("c2@example.org"))
+
+        println("segments: ${shop.segmentSizes()}")
+        shop.firstMember("regulars")?.let { println("why in regulars: ${shop.whyIn("regulars", it)}") }
+        println("events seen by the listener: ${eventCounts.toSortedMap().mapValues { it.value.get() }}")
+        println("coupons pushed: ${coupons.get()}, open tasks: ${shop.openTasks().size} (\"${shop.openTasks().firstOrNull()?.title}\")")
+        println("events synced from the outbox: ${shop.syncEvents { /* POST them to the server */ }}")
+        listener.close()
         try {
             shop.checkout("not-an-id", "x", "1.00", start)
         } catch (e: CrmException) {

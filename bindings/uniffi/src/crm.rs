@@ -26,7 +26,7 @@ use crate::value::{
 /// flight returns.
 #[derive(Debug, uniffi::Object)]
 pub struct Crm {
-    inner: crmkit::Crm,
+    pub(crate) inner: crmkit::Crm,
     path: Option<String>,
 }
 
@@ -131,12 +131,8 @@ impl From<crmkit::BaseSummary> for BaseSummary {
     }
 }
 
-// Events (issue 4, now in the core) arrive here without changing what exists: a foreign
-// listener (`#[uniffi::export(foreign)] trait CrmListener { fn on_event(&self, event: CrmEvent) }`)
-// registered through the core's `Crm::subscribe`, the durable outbox read from a cursor
-// (`poll_events(consumer, limit)`, `ack_events(consumer, seq)`), both carrying the core's `Event`
-// mirrored as a `uniffi::Enum`; segments, playbooks and tasks become records and methods on `Crm`
-// like the rest.
+// Segments, playbooks and tasks (`automation.rs`) and events (`event.rs`) are further
+// `#[uniffi::export] impl Crm` blocks next to their records.
 
 #[uniffi::export]
 impl Crm {

@@ -84,7 +84,8 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> CrmResult<T>) -> CrmResult<T> {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The text of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -6,7 +6,10 @@
 //!
 //! The surface is one object, [`Crm`], opened on a database file or in memory; everything else
 //! crosses by value as records and enums: [`Customer`], [`Interaction`], [`Money`] (a decimal as
-//! text and a currency, never a float), [`CustomerScore`], [`ValueExplanation`]... Every call
+//! text and a currency, never a float), [`CustomerScore`], [`ValueExplanation`], [`Segment`],
+//! [`Playbook`], [`CrmTask`], [`Event`]... Events also reach the app as they happen through a
+//! [`CrmListener`] it implements (registered with `Crm::add_listener`, which returns the
+//! [`ListenerHandle`] that keeps it registered), and durably from the outbox. Every call
 //! returns `Result<_, `[`CrmError`]`>`: Kotlin `CrmException`, Swift `CrmError`, one variant per
 //! kind of failure with crmkit's readable message. A panic inside crmkit is caught at the
 //! boundary and arrives as `CrmError::Internal`, never as a crash of the app.
@@ -50,14 +53,20 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+mod automation;
 mod convert;
 mod crm;
 mod customer;
 mod error;
+mod event;
 mod import;
 mod interaction;
 mod value;
 
+pub use automation::{
+    Action, CrmTask, Membership, MembershipDiff, Playbook, PredicateCheck, Segment,
+    SegmentDefinition, SegmentExplanation, SegmentKind, SegmentSize, TaskQuery, TaskStatus,
+};
 pub use crm::{AuditEntry, BaseSummary, Crm, CustomerRevenue};
 pub use customer::{
     AttributeValue, Channel, Consent, ConsentChoice, ConsentStatus, Customer, CustomerChange,
@@ -65,6 +74,7 @@ pub use customer::{
     LifecycleStage, NewCustomer, StageChange,
 };
 pub use error::{CrmError, CrmResult};
+pub use event::{CrmListener, Event, EventPayload, ListenerError, ListenerHandle, ScoreBrief};
 pub use import::{
     CustomerMapping, ImportListener, ImportOptions, ImportProgress, ImportReport, ImportSource,
     InputFormat, InteractionMapping,

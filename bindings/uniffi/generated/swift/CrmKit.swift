@@ -675,6 +675,124 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol CrmProtocol: AnyObject, Sendable {
     
     /**
+     * Adds a customer to a manual segment (an entry event; its playbooks fire). Returns whether
+     * they were not in it already. Dynamic and snapshot segments are a `Validation` error.
+     */
+    func addToSegment(name: String, customerId: String) throws  -> Bool
+    
+    /**
+     * Re-checks the memberships that time alone can have changed by `now` ("no purchase in
+     * 90 days" becomes true on day 90), writing their enter and exit events and running the
+     * playbooks. Call it from a periodic job (Android WorkManager, iOS background task) with the
+     * current time. Returns how many (customer, segment) pairs it re-checked.
+     */
+    func advanceTo(now: Date) throws  -> UInt64
+    
+    /**
+     * Parses a rule and checks it against the declared fields without defining anything:
+     * returns its canonical text, or throws the `Validation` error `defineSegment` would (with
+     * the line and column). For rule editors in the app.
+     */
+    func checkRule(rule: String) throws  -> String
+    
+    /**
+     * Marks a task done (a `TaskCompleted` event); completing a done task changes nothing.
+     * `NotFound` for an unknown id.
+     */
+    func completeTask(id: String) throws  -> CrmTask
+    
+    /**
+     * Creates a task about a customer by hand (a `TaskCreated` event), due `dueInDays` days
+     * from now.
+     */
+    func createTask(customerId: String, title: String, dueInDays: UInt32, assignee: String?) throws  -> CrmTask
+    
+    /**
+     * Defines (or replaces) a playbook. Its segment must exist (`NotFound`), its condition must
+     * check and its actions must be valid (tags, declared attributes of the right type, JSON
+     * payloads) (`Validation`). It acts on entries from now on, not on current members.
+     */
+    func definePlaybook(playbook: Playbook) throws  -> Playbook
+    
+    /**
+     * Defines a segment, or redefines one of the same name (a changed rule or kind makes a new
+     * version and recomputes its membership, with enter and exit events). A bad rule (syntax,
+     * unknown field or segment, type mismatch, cycle) is a `Validation` error whose message
+     * names the line and column (`rule, line 1, column 12: expected …`), and changes nothing.
+     */
+    func defineSegment(segment: SegmentDefinition) throws  -> Segment
+    
+    /**
+     * Deletes a playbook (its tasks stay).
+     */
+    func deletePlaybook(name: String) throws 
+    
+    /**
+     * Deletes a segment; its members get an exit event. A `Conflict` while another segment's
+     * rule or a playbook refers to it; `NotFound` if there is no such segment.
+     */
+    func deleteSegment(name: String) throws 
+    
+    /**
+     * Why a customer is or is not in a segment: each predicate of its rule and whether it
+     * holds now.
+     */
+    func explainSegment(name: String, customerId: String) throws  -> SegmentExplanation
+    
+    /**
+     * A customer's stored membership rows: the segments they are in, and those with a
+     * scheduled re-check.
+     */
+    func memberships(customerId: String) throws  -> [Membership]
+    
+    /**
+     * Every playbook, by name.
+     */
+    func playbooks() throws  -> [Playbook]
+    
+    /**
+     * Removes a customer from a manual segment. Returns whether they were in it.
+     */
+    func removeFromSegment(name: String, customerId: String) throws  -> Bool
+    
+    /**
+     * A segment by name, or `NotFound`.
+     */
+    func segment(name: String) throws  -> Segment
+    
+    /**
+     * A page of a segment's members (customer ids, in id order) after the customer id `after`
+     * (`null`: from the start). Pass the last id of a page as `after` to read on.
+     */
+    func segmentMembers(name: String, after: String?, limit: UInt32) throws  -> [String]
+    
+    /**
+     * Each segment with members, and how many.
+     */
+    func segmentSizes() throws  -> [SegmentSize]
+    
+    /**
+     * Every segment, by name.
+     */
+    func segments() throws  -> [Segment]
+    
+    /**
+     * The names of the segments a customer is in.
+     */
+    func segmentsOf(customerId: String) throws  -> [String]
+    
+    /**
+     * Tasks matching a query, by due date.
+     */
+    func tasks(query: TaskQuery) throws  -> [CrmTask]
+    
+    /**
+     * Compares the stored membership of every dynamic segment with a full re-evaluation at the
+     * engine's current time. Empty when they agree (they should: this is a consistency check).
+     */
+    func verifySegments() throws  -> [MembershipDiff]
+    
+    /**
      * Audit entries after `after` (0: from the start), oldest first; one customer's if given.
      */
     func auditLog(customerId: String?, after: UInt64, limit: UInt32) throws  -> [AuditEntry]
@@ -801,6 +919,35 @@ public protocol CrmProtocol: AnyObject, Sendable {
      */
     func valueModel(version: UInt64?) throws  -> ValueModel?
     
+    /**
+     * Acknowledges every event up to and including `seq` for a consumer (after handling them).
+     */
+    func ackEvents(consumer: String, seq: UInt64) throws 
+    
+    /**
+     * Registers a listener, called with every event from now on, after each write commits
+     * (see `CrmListener`). It stays registered while the returned handle lives.
+     */
+    func addListener(listener: CrmListener)  -> ListenerHandle
+    
+    /**
+     * The last event a consumer acknowledged (0: none).
+     */
+    func consumerCursor(consumer: String) throws  -> UInt64
+    
+    /**
+     * Events after the sequence number `after` (0: from the first), oldest first, at most
+     * `limit`. Reads the outbox without moving any consumer's cursor.
+     */
+    func eventsAfter(after: UInt64, limit: UInt32) throws  -> [Event]
+    
+    /**
+     * The next events (at most `limit`) that the named consumer has not acknowledged. At least
+     * once: the same events come back, across restarts too, until `ackEvents`. Consumers
+     * (`"mailer"`, `"sync"`...) are independent of each other.
+     */
+    func pollEvents(consumer: String, limit: UInt32) throws  -> [Event]
+    
 }
 /**
  * A CRM on a SQLite database: the one object of the bindings. Everything else is a plain value.
@@ -885,6 +1032,286 @@ public static func openInMemory()throws  -> Crm  {
 }
     
 
+    
+    /**
+     * Adds a customer to a manual segment (an entry event; its playbooks fire). Returns whether
+     * they were not in it already. Dynamic and snapshot segments are a `Validation` error.
+     */
+open func addToSegment(name: String, customerId: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_add_to_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(customerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Re-checks the memberships that time alone can have changed by `now` ("no purchase in
+     * 90 days" becomes true on day 90), writing their enter and exit events and running the
+     * playbooks. Call it from a periodic job (Android WorkManager, iOS background task) with the
+     * current time. Returns how many (customer, segment) pairs it re-checked.
+     */
+open func advanceTo(now: Date)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_advance_to(
+            self.uniffiCloneHandle(),
+        FfiConverterTimestamp.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Parses a rule and checks it against the declared fields without defining anything:
+     * returns its canonical text, or throws the `Validation` error `defineSegment` would (with
+     * the line and column). For rule editors in the app.
+     */
+open func checkRule(rule: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_check_rule(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(rule),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Marks a task done (a `TaskCompleted` event); completing a done task changes nothing.
+     * `NotFound` for an unknown id.
+     */
+open func completeTask(id: String)throws  -> CrmTask  {
+    return try  FfiConverterTypeCrmTask_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_complete_task(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Creates a task about a customer by hand (a `TaskCreated` event), due `dueInDays` days
+     * from now.
+     */
+open func createTask(customerId: String, title: String, dueInDays: UInt32, assignee: String? = nil)throws  -> CrmTask  {
+    return try  FfiConverterTypeCrmTask_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_create_task(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(customerId),
+        FfiConverterString.lower(title),
+        FfiConverterUInt32.lower(dueInDays),
+        FfiConverterOptionString.lower(assignee),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Defines (or replaces) a playbook. Its segment must exist (`NotFound`), its condition must
+     * check and its actions must be valid (tags, declared attributes of the right type, JSON
+     * payloads) (`Validation`). It acts on entries from now on, not on current members.
+     */
+open func definePlaybook(playbook: Playbook)throws  -> Playbook  {
+    return try  FfiConverterTypePlaybook_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_define_playbook(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePlaybook_lower(playbook),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Defines a segment, or redefines one of the same name (a changed rule or kind makes a new
+     * version and recomputes its membership, with enter and exit events). A bad rule (syntax,
+     * unknown field or segment, type mismatch, cycle) is a `Validation` error whose message
+     * names the line and column (`rule, line 1, column 12: expected …`), and changes nothing.
+     */
+open func defineSegment(segment: SegmentDefinition)throws  -> Segment  {
+    return try  FfiConverterTypeSegment_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_define_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSegmentDefinition_lower(segment),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes a playbook (its tasks stay).
+     */
+open func deletePlaybook(name: String)throws   {try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_delete_playbook(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Deletes a segment; its members get an exit event. A `Conflict` while another segment's
+     * rule or a playbook refers to it; `NotFound` if there is no such segment.
+     */
+open func deleteSegment(name: String)throws   {try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_delete_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Why a customer is or is not in a segment: each predicate of its rule and whether it
+     * holds now.
+     */
+open func explainSegment(name: String, customerId: String)throws  -> SegmentExplanation  {
+    return try  FfiConverterTypeSegmentExplanation_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_explain_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(customerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A customer's stored membership rows: the segments they are in, and those with a
+     * scheduled re-check.
+     */
+open func memberships(customerId: String)throws  -> [Membership]  {
+    return try  FfiConverterSequenceTypeMembership.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_memberships(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(customerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every playbook, by name.
+     */
+open func playbooks()throws  -> [Playbook]  {
+    return try  FfiConverterSequenceTypePlaybook.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_playbooks(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes a customer from a manual segment. Returns whether they were in it.
+     */
+open func removeFromSegment(name: String, customerId: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_remove_from_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(customerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A segment by name, or `NotFound`.
+     */
+open func segment(name: String)throws  -> Segment  {
+    return try  FfiConverterTypeSegment_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_segment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A page of a segment's members (customer ids, in id order) after the customer id `after`
+     * (`null`: from the start). Pass the last id of a page as `after` to read on.
+     */
+open func segmentMembers(name: String, after: String? = nil, limit: UInt32 = UInt32(100))throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_segment_members(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterOptionString.lower(after),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Each segment with members, and how many.
+     */
+open func segmentSizes()throws  -> [SegmentSize]  {
+    return try  FfiConverterSequenceTypeSegmentSize.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_segment_sizes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every segment, by name.
+     */
+open func segments()throws  -> [Segment]  {
+    return try  FfiConverterSequenceTypeSegment.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_segments(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The names of the segments a customer is in.
+     */
+open func segmentsOf(customerId: String)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_segments_of(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(customerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Tasks matching a query, by due date.
+     */
+open func tasks(query: TaskQuery)throws  -> [CrmTask]  {
+    return try  FfiConverterSequenceTypeCrmTask.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_tasks(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTaskQuery_lower(query),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Compares the stored membership of every dynamic segment with a full re-evaluation at the
+     * engine's current time. Empty when they agree (they should: this is a consistency check).
+     */
+open func verifySegments()throws  -> [MembershipDiff]  {
+    return try  FfiConverterSequenceTypeMembershipDiff.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_verify_segments(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Audit entries after `after` (0: from the start), oldest first; one customer's if given.
@@ -1206,6 +1633,77 @@ open func valueModel(version: UInt64? = nil)throws  -> ValueModel?  {
 })
 }
     
+    /**
+     * Acknowledges every event up to and including `seq` for a consumer (after handling them).
+     */
+open func ackEvents(consumer: String, seq: UInt64)throws   {try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_ack_events(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(consumer),
+        FfiConverterUInt64.lower(seq),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Registers a listener, called with every event from now on, after each write commits
+     * (see `CrmListener`). It stays registered while the returned handle lives.
+     */
+open func addListener(listener: CrmListener) -> ListenerHandle  {
+    return try!  FfiConverterTypeListenerHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_add_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCrmListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The last event a consumer acknowledged (0: none).
+     */
+open func consumerCursor(consumer: String)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_consumer_cursor(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(consumer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Events after the sequence number `after` (0: from the first), oldest first, at most
+     * `limit`. Reads the outbox without moving any consumer's cursor.
+     */
+open func eventsAfter(after: UInt64 = UInt64(0), limit: UInt32 = UInt32(100))throws  -> [Event]  {
+    return try  FfiConverterSequenceTypeEvent.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_events_after(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(after),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The next events (at most `limit`) that the named consumer has not acknowledged. At least
+     * once: the same events come back, across restarts too, until `ackEvents`. Consumers
+     * (`"mailer"`, `"sync"`...) are independent of each other.
+     */
+open func pollEvents(consumer: String, limit: UInt32 = UInt32(100))throws  -> [Event]  {
+    return try  FfiConverterSequenceTypeEvent.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_poll_events(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(consumer),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -1249,6 +1747,239 @@ public func FfiConverterTypeCrm_lift(_ handle: UInt64) throws -> Crm {
 #endif
 public func FfiConverterTypeCrm_lower(_ value: Crm) -> UInt64 {
     return FfiConverterTypeCrm.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Implemented by the app to be told of every event as it happens (Kotlin `CrmListener`, Swift
+ * protocol `CrmListener`); registered with `Crm.addListener`.
+ *
+ * Called after each write commits, on the thread that made the write, before that call
+ * returns: keep it short (hand the event to your own queue or coroutine). Writes from several
+ * threads can call it concurrently. It may call the `Crm` (a write from inside it delivers its
+ * own events to it, nested).
+ *
+ * An exception thrown here (any exception in Kotlin; any `Error` in Swift) does not fail the
+ * write, which has committed, and does not stop the other listeners: it is counted on the
+ * `ListenerHandle` (`failures`, `lastFailure`) and the event is not delivered again. For
+ * delivery that survives crashes and restarts, read the outbox with `pollEvents` / `ackEvents`.
+ */
+public protocol CrmListener: AnyObject, Sendable {
+    
+    /**
+     * An event was committed.
+     */
+    func onEvent(event: Event) throws 
+    
+}
+/**
+ * Implemented by the app to be told of every event as it happens (Kotlin `CrmListener`, Swift
+ * protocol `CrmListener`); registered with `Crm.addListener`.
+ *
+ * Called after each write commits, on the thread that made the write, before that call
+ * returns: keep it short (hand the event to your own queue or coroutine). Writes from several
+ * threads can call it concurrently. It may call the `Crm` (a write from inside it delivers its
+ * own events to it, nested).
+ *
+ * An exception thrown here (any exception in Kotlin; any `Error` in Swift) does not fail the
+ * write, which has committed, and does not stop the other listeners: it is counted on the
+ * `ListenerHandle` (`failures`, `lastFailure`) and the event is not delivered again. For
+ * delivery that survives crashes and restarts, read the outbox with `pollEvents` / `ackEvents`.
+ */
+open class CrmListenerImpl: CrmListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_crmkit_ffi_fn_clone_crmlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_crmkit_ffi_fn_free_crmlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * An event was committed.
+     */
+open func onEvent(event: Event)throws   {try rustCallWithError(FfiConverterTypeListenerError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crmlistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceCrmListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceCrmListener = UniffiVTableCallbackInterfaceCrmListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeCrmListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface CrmListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeCrmListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface CrmListener: handle missing in uniffiClone")
+            }
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeCrmListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onEvent(
+                     event: try FfiConverterTypeEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeListenerError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceCrmListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceCrmListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitCrmListener() {
+    uniffi_crmkit_ffi_fn_init_callback_vtable_crmlistener(UniffiCallbackInterfaceCrmListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCrmListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<CrmListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = CrmListener
+
+    public static func lift(_ handle: UInt64) throws -> CrmListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return CrmListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: CrmListener) -> UInt64 {
+         if let rustImpl = value as? CrmListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CrmListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CrmListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmListener_lift(_ handle: UInt64) throws -> CrmListener {
+    return try FfiConverterTypeCrmListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmListener_lower(_ value: CrmListener) -> UInt64 {
+    return FfiConverterTypeCrmListener.lower(value)
 }
 
 
@@ -1467,6 +2198,208 @@ public func FfiConverterTypeImportListener_lift(_ handle: UInt64) throws -> Impo
 #endif
 public func FfiConverterTypeImportListener_lower(_ value: ImportListener) -> UInt64 {
     return FfiConverterTypeImportListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A registered listener. It stays registered while this handle lives: `unsubscribe()`, or
+ * releasing the handle (Kotlin `close()` / `use {}`, or its garbage collection; Swift: its last
+ * reference going away), removes it. Keep a reference for as long as you want events.
+ */
+public protocol ListenerHandleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Events handed to the listener so far, those it threw on included.
+     */
+    func delivered()  -> UInt64
+    
+    /**
+     * Events on which the listener threw.
+     */
+    func failures()  -> UInt64
+    
+    /**
+     * Whether the listener is still registered.
+     */
+    func isActive()  -> Bool
+    
+    /**
+     * The last exception the listener threw, as text (`null` if it never threw).
+     */
+    func lastFailure()  -> String?
+    
+    /**
+     * Removes the listener now (it may still be running for an event in flight). Doing it
+     * again does nothing.
+     */
+    func unsubscribe() 
+    
+}
+/**
+ * A registered listener. It stays registered while this handle lives: `unsubscribe()`, or
+ * releasing the handle (Kotlin `close()` / `use {}`, or its garbage collection; Swift: its last
+ * reference going away), removes it. Keep a reference for as long as you want events.
+ */
+open class ListenerHandle: ListenerHandleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_crmkit_ffi_fn_clone_listenerhandle(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_crmkit_ffi_fn_free_listenerhandle(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Events handed to the listener so far, those it threw on included.
+     */
+open func delivered() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_listenerhandle_delivered(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Events on which the listener threw.
+     */
+open func failures() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_listenerhandle_failures(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the listener is still registered.
+     */
+open func isActive() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_listenerhandle_is_active(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The last exception the listener threw, as text (`null` if it never threw).
+     */
+open func lastFailure() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_listenerhandle_last_failure(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes the listener now (it may still be running for an event in flight). Doing it
+     * again does nothing.
+     */
+open func unsubscribe()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_listenerhandle_unsubscribe(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeListenerHandle: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ListenerHandle
+
+    public static func lift(_ handle: UInt64) throws -> ListenerHandle {
+        return ListenerHandle(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ListenerHandle) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ListenerHandle {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ListenerHandle, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerHandle_lift(_ handle: UInt64) throws -> ListenerHandle {
+    return try FfiConverterTypeListenerHandle.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerHandle_lower(_ value: ListenerHandle) -> UInt64 {
+    return FfiConverterTypeListenerHandle.lower(value)
 }
 
 
@@ -1895,6 +2828,148 @@ public func FfiConverterTypeConsentChoice_lift(_ buf: RustBuffer) throws -> Cons
 #endif
 public func FfiConverterTypeConsentChoice_lower(_ value: ConsentChoice) -> RustBuffer {
     return FfiConverterTypeConsentChoice.lower(value)
+}
+
+
+/**
+ * A piece of work about a customer, created by a playbook or by hand.
+ *
+ * Named `CrmTask`, not `Task`: in Swift a `Task` would shadow the concurrency `Task` in every
+ * file that imports `CrmKit`.
+ */
+public struct CrmTask: Equatable, Hashable {
+    /**
+     * Its id (a UUID).
+     */
+    public let id: String
+    /**
+     * The customer.
+     */
+    public let customerId: String
+    /**
+     * What to do.
+     */
+    public let title: String
+    /**
+     * When it is due.
+     */
+    public let due: Date
+    /**
+     * Who should do it.
+     */
+    public let assignee: String?
+    /**
+     * Open or done.
+     */
+    public let status: TaskStatus
+    /**
+     * When created.
+     */
+    public let createdAt: Date
+    /**
+     * When completed.
+     */
+    public let completedAt: Date?
+    /**
+     * The playbook that created it; `null` for tasks created by hand.
+     */
+    public let playbook: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (a UUID).
+         */id: String, 
+        /**
+         * The customer.
+         */customerId: String, 
+        /**
+         * What to do.
+         */title: String, 
+        /**
+         * When it is due.
+         */due: Date, 
+        /**
+         * Who should do it.
+         */assignee: String?, 
+        /**
+         * Open or done.
+         */status: TaskStatus, 
+        /**
+         * When created.
+         */createdAt: Date, 
+        /**
+         * When completed.
+         */completedAt: Date?, 
+        /**
+         * The playbook that created it; `null` for tasks created by hand.
+         */playbook: String?) {
+        self.id = id
+        self.customerId = customerId
+        self.title = title
+        self.due = due
+        self.assignee = assignee
+        self.status = status
+        self.createdAt = createdAt
+        self.completedAt = completedAt
+        self.playbook = playbook
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CrmTask: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCrmTask: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CrmTask {
+        return
+            try CrmTask(
+                id: FfiConverterString.read(from: &buf), 
+                customerId: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                due: FfiConverterTimestamp.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterTypeTaskStatus.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf), 
+                completedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                playbook: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CrmTask, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.customerId, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterTimestamp.write(value.due, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterTypeTaskStatus.write(value.status, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.completedAt, into: &buf)
+        FfiConverterOptionString.write(value.playbook, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmTask_lift(_ buf: RustBuffer) throws -> CrmTask {
+    return try FfiConverterTypeCrmTask.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmTask_lower(_ value: CrmTask) -> RustBuffer {
+    return FfiConverterTypeCrmTask.lower(value)
 }
 
 
@@ -2579,6 +3654,111 @@ public func FfiConverterTypeCustomerScore_lift(_ buf: RustBuffer) throws -> Cust
 #endif
 public func FfiConverterTypeCustomerScore_lower(_ value: CustomerScore) -> RustBuffer {
     return FfiConverterTypeCustomerScore.lower(value)
+}
+
+
+/**
+ * A stored event.
+ */
+public struct Event: Equatable, Hashable {
+    /**
+     * 1, 2, 3... in write order, store-wide: pass it to `ackEvents` (or as `after` to
+     * `eventsAfter`).
+     */
+    public let seq: UInt64
+    /**
+     * When.
+     */
+    public let at: Date
+    /**
+     * Whom it is about; `null` for events about no one customer.
+     */
+    public let customerId: String?
+    /**
+     * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
+     * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
+     * `task_created`, `task_completed` or `action` (for logs and filters).
+     */
+    public let typeName: String
+    /**
+     * What happened.
+     */
+    public let payload: EventPayload
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 1, 2, 3... in write order, store-wide: pass it to `ackEvents` (or as `after` to
+         * `eventsAfter`).
+         */seq: UInt64, 
+        /**
+         * When.
+         */at: Date, 
+        /**
+         * Whom it is about; `null` for events about no one customer.
+         */customerId: String?, 
+        /**
+         * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
+         * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
+         * `task_created`, `task_completed` or `action` (for logs and filters).
+         */typeName: String, 
+        /**
+         * What happened.
+         */payload: EventPayload) {
+        self.seq = seq
+        self.at = at
+        self.customerId = customerId
+        self.typeName = typeName
+        self.payload = payload
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Event: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Event {
+        return
+            try Event(
+                seq: FfiConverterUInt64.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                customerId: FfiConverterOptionString.read(from: &buf), 
+                typeName: FfiConverterString.read(from: &buf), 
+                payload: FfiConverterTypeEventPayload.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Event, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterOptionString.write(value.customerId, into: &buf)
+        FfiConverterString.write(value.typeName, into: &buf)
+        FfiConverterTypeEventPayload.write(value.payload, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lift(_ buf: RustBuffer) throws -> Event {
+    return try FfiConverterTypeEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lower(_ value: Event) -> RustBuffer {
+    return FfiConverterTypeEvent.lower(value)
 }
 
 
@@ -3690,6 +4870,205 @@ public func FfiConverterTypeLineItem_lower(_ value: LineItem) -> RustBuffer {
 
 
 /**
+ * A customer's stored state in one segment: a member, or a non-member with a scheduled
+ * re-check.
+ */
+public struct Membership: Equatable, Hashable {
+    /**
+     * The segment.
+     */
+    public let segment: String
+    /**
+     * The customer.
+     */
+    public let customerId: String
+    /**
+     * Whether they are in it.
+     */
+    public let member: Bool
+    /**
+     * When they entered (members) or were last evaluated (others).
+     */
+    public let since: Date
+    /**
+     * The segment version that decided.
+     */
+    public let version: UInt64
+    /**
+     * Which predicates held at the last evaluation (bit `i` = predicate `i` of the rule).
+     */
+    public let leaves: UInt64
+    /**
+     * When time alone can next change the result (`advanceTo` re-checks it then).
+     */
+    public let nextCheck: Date?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * The customer.
+         */customerId: String, 
+        /**
+         * Whether they are in it.
+         */member: Bool, 
+        /**
+         * When they entered (members) or were last evaluated (others).
+         */since: Date, 
+        /**
+         * The segment version that decided.
+         */version: UInt64, 
+        /**
+         * Which predicates held at the last evaluation (bit `i` = predicate `i` of the rule).
+         */leaves: UInt64, 
+        /**
+         * When time alone can next change the result (`advanceTo` re-checks it then).
+         */nextCheck: Date?) {
+        self.segment = segment
+        self.customerId = customerId
+        self.member = member
+        self.since = since
+        self.version = version
+        self.leaves = leaves
+        self.nextCheck = nextCheck
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Membership: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMembership: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Membership {
+        return
+            try Membership(
+                segment: FfiConverterString.read(from: &buf), 
+                customerId: FfiConverterString.read(from: &buf), 
+                member: FfiConverterBool.read(from: &buf), 
+                since: FfiConverterTimestamp.read(from: &buf), 
+                version: FfiConverterUInt64.read(from: &buf), 
+                leaves: FfiConverterUInt64.read(from: &buf), 
+                nextCheck: FfiConverterOptionTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Membership, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.segment, into: &buf)
+        FfiConverterString.write(value.customerId, into: &buf)
+        FfiConverterBool.write(value.member, into: &buf)
+        FfiConverterTimestamp.write(value.since, into: &buf)
+        FfiConverterUInt64.write(value.version, into: &buf)
+        FfiConverterUInt64.write(value.leaves, into: &buf)
+        FfiConverterOptionTimestamp.write(value.nextCheck, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembership_lift(_ buf: RustBuffer) throws -> Membership {
+    return try FfiConverterTypeMembership.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembership_lower(_ value: Membership) -> RustBuffer {
+    return FfiConverterTypeMembership.lower(value)
+}
+
+
+/**
+ * What a full re-evaluation found different from the stored membership of a dynamic segment.
+ */
+public struct MembershipDiff: Equatable, Hashable {
+    /**
+     * The segment.
+     */
+    public let segment: String
+    /**
+     * Customers the rule selects who are not stored as members.
+     */
+    public let missing: [String]
+    /**
+     * Stored members the rule does not select.
+     */
+    public let extra: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * Customers the rule selects who are not stored as members.
+         */missing: [String], 
+        /**
+         * Stored members the rule does not select.
+         */extra: [String]) {
+        self.segment = segment
+        self.missing = missing
+        self.extra = extra
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MembershipDiff: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMembershipDiff: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MembershipDiff {
+        return
+            try MembershipDiff(
+                segment: FfiConverterString.read(from: &buf), 
+                missing: FfiConverterSequenceString.read(from: &buf), 
+                extra: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MembershipDiff, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.segment, into: &buf)
+        FfiConverterSequenceString.write(value.missing, into: &buf)
+        FfiConverterSequenceString.write(value.extra, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembershipDiff_lift(_ buf: RustBuffer) throws -> MembershipDiff {
+    return try FfiConverterTypeMembershipDiff.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMembershipDiff_lower(_ value: MembershipDiff) -> RustBuffer {
+    return FfiConverterTypeMembershipDiff.lower(value)
+}
+
+
+/**
  * A fitted parameter.
  */
 public struct ModelParameter: Equatable, Hashable {
@@ -4088,6 +5467,175 @@ public func FfiConverterTypeNewInteraction_lower(_ value: NewInteraction) -> Rus
 
 
 /**
+ * "When a customer enters `segment` (and `condition` holds), do `actions`." It fires once per
+ * entry: again only after the customer has left the segment and re-entered it.
+ */
+public struct Playbook: Equatable, Hashable {
+    /**
+     * Unique name.
+     */
+    public let name: String
+    /**
+     * The segment whose entries trigger it.
+     */
+    public let segment: String
+    /**
+     * What to do, in order.
+     */
+    public let actions: [Action]
+    /**
+     * Only when this rule (text form) also holds at the entry; `null`: always.
+     */
+    public let condition: String?
+    /**
+     * Disabled playbooks do nothing.
+     */
+    public let enabled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Unique name.
+         */name: String, 
+        /**
+         * The segment whose entries trigger it.
+         */segment: String, 
+        /**
+         * What to do, in order.
+         */actions: [Action], 
+        /**
+         * Only when this rule (text form) also holds at the entry; `null`: always.
+         */condition: String? = nil, 
+        /**
+         * Disabled playbooks do nothing.
+         */enabled: Bool = true) {
+        self.name = name
+        self.segment = segment
+        self.actions = actions
+        self.condition = condition
+        self.enabled = enabled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Playbook: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlaybook: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Playbook {
+        return
+            try Playbook(
+                name: FfiConverterString.read(from: &buf), 
+                segment: FfiConverterString.read(from: &buf), 
+                actions: FfiConverterSequenceTypeAction.read(from: &buf), 
+                condition: FfiConverterOptionString.read(from: &buf), 
+                enabled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Playbook, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.segment, into: &buf)
+        FfiConverterSequenceTypeAction.write(value.actions, into: &buf)
+        FfiConverterOptionString.write(value.condition, into: &buf)
+        FfiConverterBool.write(value.enabled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaybook_lift(_ buf: RustBuffer) throws -> Playbook {
+    return try FfiConverterTypePlaybook.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaybook_lower(_ value: Playbook) -> RustBuffer {
+    return FfiConverterTypePlaybook.lower(value)
+}
+
+
+/**
+ * One predicate of a rule and whether it holds.
+ */
+public struct PredicateCheck: Equatable, Hashable {
+    /**
+     * The predicate's text, e.g. `days_since(purchase) >= 90`.
+     */
+    public let predicate: String
+    /**
+     * Whether it holds now.
+     */
+    public let holds: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The predicate's text, e.g. `days_since(purchase) >= 90`.
+         */predicate: String, 
+        /**
+         * Whether it holds now.
+         */holds: Bool) {
+        self.predicate = predicate
+        self.holds = holds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PredicateCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePredicateCheck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PredicateCheck {
+        return
+            try PredicateCheck(
+                predicate: FfiConverterString.read(from: &buf), 
+                holds: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PredicateCheck, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.predicate, into: &buf)
+        FfiConverterBool.write(value.holds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePredicateCheck_lift(_ buf: RustBuffer) throws -> PredicateCheck {
+    return try FfiConverterTypePredicateCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePredicateCheck_lower(_ value: PredicateCheck) -> RustBuffer {
+    return FfiConverterTypePredicateCheck.lower(value)
+}
+
+
+/**
  * Recency, frequency and monetary scores, 1 (worst) to 5 (best).
  */
 public struct RfmScores: Equatable, Hashable {
@@ -4163,6 +5711,493 @@ public func FfiConverterTypeRfmScores_lift(_ buf: RustBuffer) throws -> RfmScore
 #endif
 public func FfiConverterTypeRfmScores_lower(_ value: RfmScores) -> RustBuffer {
     return FfiConverterTypeRfmScores.lower(value)
+}
+
+
+/**
+ * The headline numbers of a customer's scores, as carried by `EventPayload.ScoreChanged`.
+ */
+public struct ScoreBrief: Equatable, Hashable {
+    /**
+     * The model version.
+     */
+    public let modelVersion: UInt64
+    /**
+     * P(alive).
+     */
+    public let pAlive: Double
+    /**
+     * Expected purchases over the model's horizon.
+     */
+    public let expectedPurchases: Double
+    /**
+     * CLV; `null` without a spend model.
+     */
+    public let clv: Double?
+    /**
+     * The RFM segment's name.
+     */
+    public let segment: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The model version.
+         */modelVersion: UInt64, 
+        /**
+         * P(alive).
+         */pAlive: Double, 
+        /**
+         * Expected purchases over the model's horizon.
+         */expectedPurchases: Double, 
+        /**
+         * CLV; `null` without a spend model.
+         */clv: Double?, 
+        /**
+         * The RFM segment's name.
+         */segment: String) {
+        self.modelVersion = modelVersion
+        self.pAlive = pAlive
+        self.expectedPurchases = expectedPurchases
+        self.clv = clv
+        self.segment = segment
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ScoreBrief: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScoreBrief: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ScoreBrief {
+        return
+            try ScoreBrief(
+                modelVersion: FfiConverterUInt64.read(from: &buf), 
+                pAlive: FfiConverterDouble.read(from: &buf), 
+                expectedPurchases: FfiConverterDouble.read(from: &buf), 
+                clv: FfiConverterOptionDouble.read(from: &buf), 
+                segment: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ScoreBrief, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.modelVersion, into: &buf)
+        FfiConverterDouble.write(value.pAlive, into: &buf)
+        FfiConverterDouble.write(value.expectedPurchases, into: &buf)
+        FfiConverterOptionDouble.write(value.clv, into: &buf)
+        FfiConverterString.write(value.segment, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScoreBrief_lift(_ buf: RustBuffer) throws -> ScoreBrief {
+    return try FfiConverterTypeScoreBrief.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScoreBrief_lower(_ value: ScoreBrief) -> RustBuffer {
+    return FfiConverterTypeScoreBrief.lower(value)
+}
+
+
+/**
+ * A defined segment.
+ */
+public struct Segment: Equatable, Hashable {
+    /**
+     * Unique name.
+     */
+    public let name: String
+    /**
+     * How membership is kept.
+     */
+    public let kind: SegmentKind
+    /**
+     * The rule in its canonical text form; `null` for manual segments.
+     */
+    public let rule: String?
+    /**
+     * What it is for.
+     */
+    public let description: String
+    /**
+     * 1 when defined, +1 on each edit of the rule or kind.
+     */
+    public let version: UInt64
+    /**
+     * When first defined.
+     */
+    public let createdAt: Date
+    /**
+     * When last edited.
+     */
+    public let updatedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Unique name.
+         */name: String, 
+        /**
+         * How membership is kept.
+         */kind: SegmentKind, 
+        /**
+         * The rule in its canonical text form; `null` for manual segments.
+         */rule: String?, 
+        /**
+         * What it is for.
+         */description: String, 
+        /**
+         * 1 when defined, +1 on each edit of the rule or kind.
+         */version: UInt64, 
+        /**
+         * When first defined.
+         */createdAt: Date, 
+        /**
+         * When last edited.
+         */updatedAt: Date) {
+        self.name = name
+        self.kind = kind
+        self.rule = rule
+        self.description = description
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Segment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Segment {
+        return
+            try Segment(
+                name: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeSegmentKind.read(from: &buf), 
+                rule: FfiConverterOptionString.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt64.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Segment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeSegmentKind.write(value.kind, into: &buf)
+        FfiConverterOptionString.write(value.rule, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterUInt64.write(value.version, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegment_lift(_ buf: RustBuffer) throws -> Segment {
+    return try FfiConverterTypeSegment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegment_lower(_ value: Segment) -> RustBuffer {
+    return FfiConverterTypeSegment.lower(value)
+}
+
+
+/**
+ * A segment to define (or to redefine: a changed rule or kind makes a new version).
+ */
+public struct SegmentDefinition: Equatable, Hashable {
+    /**
+     * Unique name (1 to 100 letters, digits, spaces, `_ - . : '`).
+     */
+    public let name: String
+    /**
+     * Manual, dynamic or snapshot.
+     */
+    public let kind: SegmentKind
+    /**
+     * The rule's text form (dynamic and snapshot segments; `null` for manual ones), e.g.
+     * `count(purchase, 90d) = 0 and days_since(purchase) < 365`.
+     */
+    public let rule: String?
+    /**
+     * What it is for.
+     */
+    public let description: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Unique name (1 to 100 letters, digits, spaces, `_ - . : '`).
+         */name: String, 
+        /**
+         * Manual, dynamic or snapshot.
+         */kind: SegmentKind, 
+        /**
+         * The rule's text form (dynamic and snapshot segments; `null` for manual ones), e.g.
+         * `count(purchase, 90d) = 0 and days_since(purchase) < 365`.
+         */rule: String? = nil, 
+        /**
+         * What it is for.
+         */description: String = "") {
+        self.name = name
+        self.kind = kind
+        self.rule = rule
+        self.description = description
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SegmentDefinition: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentDefinition: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentDefinition {
+        return
+            try SegmentDefinition(
+                name: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeSegmentKind.read(from: &buf), 
+                rule: FfiConverterOptionString.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SegmentDefinition, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeSegmentKind.write(value.kind, into: &buf)
+        FfiConverterOptionString.write(value.rule, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentDefinition_lift(_ buf: RustBuffer) throws -> SegmentDefinition {
+    return try FfiConverterTypeSegmentDefinition.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentDefinition_lower(_ value: SegmentDefinition) -> RustBuffer {
+    return FfiConverterTypeSegmentDefinition.lower(value)
+}
+
+
+/**
+ * Why a customer is or is not in a segment.
+ */
+public struct SegmentExplanation: Equatable, Hashable {
+    /**
+     * The segment.
+     */
+    public let segment: String
+    /**
+     * Its version.
+     */
+    public let version: UInt64
+    /**
+     * The stored membership.
+     */
+    public let member: Bool
+    /**
+     * Whether the rule holds at the engine's current time (manual segments: the stored value).
+     */
+    public let matchesNow: Bool
+    /**
+     * Each predicate of the rule, in order, and whether it holds now (empty for manual segments).
+     */
+    public let predicates: [PredicateCheck]
+    /**
+     * When time alone can next change the result.
+     */
+    public let nextCheck: Date?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * Its version.
+         */version: UInt64, 
+        /**
+         * The stored membership.
+         */member: Bool, 
+        /**
+         * Whether the rule holds at the engine's current time (manual segments: the stored value).
+         */matchesNow: Bool, 
+        /**
+         * Each predicate of the rule, in order, and whether it holds now (empty for manual segments).
+         */predicates: [PredicateCheck], 
+        /**
+         * When time alone can next change the result.
+         */nextCheck: Date?) {
+        self.segment = segment
+        self.version = version
+        self.member = member
+        self.matchesNow = matchesNow
+        self.predicates = predicates
+        self.nextCheck = nextCheck
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SegmentExplanation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentExplanation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentExplanation {
+        return
+            try SegmentExplanation(
+                segment: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt64.read(from: &buf), 
+                member: FfiConverterBool.read(from: &buf), 
+                matchesNow: FfiConverterBool.read(from: &buf), 
+                predicates: FfiConverterSequenceTypePredicateCheck.read(from: &buf), 
+                nextCheck: FfiConverterOptionTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SegmentExplanation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.segment, into: &buf)
+        FfiConverterUInt64.write(value.version, into: &buf)
+        FfiConverterBool.write(value.member, into: &buf)
+        FfiConverterBool.write(value.matchesNow, into: &buf)
+        FfiConverterSequenceTypePredicateCheck.write(value.predicates, into: &buf)
+        FfiConverterOptionTimestamp.write(value.nextCheck, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentExplanation_lift(_ buf: RustBuffer) throws -> SegmentExplanation {
+    return try FfiConverterTypeSegmentExplanation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentExplanation_lower(_ value: SegmentExplanation) -> RustBuffer {
+    return FfiConverterTypeSegmentExplanation.lower(value)
+}
+
+
+/**
+ * A segment and how many members it has.
+ */
+public struct SegmentSize: Equatable, Hashable {
+    /**
+     * The segment.
+     */
+    public let segment: String
+    /**
+     * Its members.
+     */
+    public let members: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * Its members.
+         */members: UInt64) {
+        self.segment = segment
+        self.members = members
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SegmentSize: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentSize: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentSize {
+        return
+            try SegmentSize(
+                segment: FfiConverterString.read(from: &buf), 
+                members: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SegmentSize, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.segment, into: &buf)
+        FfiConverterUInt64.write(value.members, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentSize_lift(_ buf: RustBuffer) throws -> SegmentSize {
+    return try FfiConverterTypeSegmentSize.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentSize_lower(_ value: SegmentSize) -> RustBuffer {
+    return FfiConverterTypeSegmentSize.lower(value)
 }
 
 
@@ -4252,6 +6287,105 @@ public func FfiConverterTypeStageChange_lift(_ buf: RustBuffer) throws -> StageC
 #endif
 public func FfiConverterTypeStageChange_lower(_ value: StageChange) -> RustBuffer {
     return FfiConverterTypeStageChange.lower(value)
+}
+
+
+/**
+ * Which tasks to list (ordered by due date, then id). Every filter is optional.
+ */
+public struct TaskQuery: Equatable, Hashable {
+    /**
+     * Only this customer's.
+     */
+    public let customerId: String?
+    /**
+     * Only in this status.
+     */
+    public let status: TaskStatus?
+    /**
+     * Only this assignee's.
+     */
+    public let assignee: String?
+    /**
+     * Only those this playbook created.
+     */
+    public let playbook: String?
+    /**
+     * At most this many (at least 1).
+     */
+    public let limit: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Only this customer's.
+         */customerId: String? = nil, 
+        /**
+         * Only in this status.
+         */status: TaskStatus? = nil, 
+        /**
+         * Only this assignee's.
+         */assignee: String? = nil, 
+        /**
+         * Only those this playbook created.
+         */playbook: String? = nil, 
+        /**
+         * At most this many (at least 1).
+         */limit: UInt32 = UInt32(100)) {
+        self.customerId = customerId
+        self.status = status
+        self.assignee = assignee
+        self.playbook = playbook
+        self.limit = limit
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TaskQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTaskQuery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TaskQuery {
+        return
+            try TaskQuery(
+                customerId: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterOptionTypeTaskStatus.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                playbook: FfiConverterOptionString.read(from: &buf), 
+                limit: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TaskQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.customerId, into: &buf)
+        FfiConverterOptionTypeTaskStatus.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionString.write(value.playbook, into: &buf)
+        FfiConverterUInt32.write(value.limit, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskQuery_lift(_ buf: RustBuffer) throws -> TaskQuery {
+    return try FfiConverterTypeTaskQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskQuery_lower(_ value: TaskQuery) -> RustBuffer {
+    return FfiConverterTypeTaskQuery.lower(value)
 }
 
 
@@ -4720,6 +6854,157 @@ public func FfiConverterTypeValueOptions_lift(_ buf: RustBuffer) throws -> Value
 public func FfiConverterTypeValueOptions_lower(_ value: ValueOptions) -> RustBuffer {
     return FfiConverterTypeValueOptions.lower(value)
 }
+
+
+/**
+ * What a playbook does for a customer who enters its segment.
+ */
+
+public enum Action: Equatable, Hashable {
+    
+    /**
+     * Create a task about the customer (a `TaskCreated` event).
+     */
+    case createTask(
+        /**
+         * Its title.
+         */title: String, 
+        /**
+         * Due this many days after the entry.
+         */dueInDays: UInt32, 
+        /**
+         * Who should do it.
+         */assignee: String? = nil
+    )
+    /**
+     * Add a tag to the customer.
+     */
+    case addTag(
+        /**
+         * The tag.
+         */tag: String
+    )
+    /**
+     * Remove a tag from the customer.
+     */
+    case removeTag(
+        /**
+         * The tag.
+         */tag: String
+    )
+    /**
+     * Set a declared custom attribute.
+     */
+    case setAttribute(
+        /**
+         * The field.
+         */field: String, 
+        /**
+         * The value (of the field's type).
+         */value: AttributeValue
+    )
+    /**
+     * Emit an `EventPayload.Action` event for the app to act on (send a coupon, a push...).
+     */
+    case emit(
+        /**
+         * The action's name.
+         */action: String, 
+        /**
+         * Its data, as JSON text (`{"pct": 10}`); `null` for none.
+         */payloadJson: String = "null"
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Action: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAction: FfiConverterRustBuffer {
+    typealias SwiftType = Action
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Action {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .createTask(title: try FfiConverterString.read(from: &buf), dueInDays: try FfiConverterUInt32.read(from: &buf), assignee: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 2: return .addTag(tag: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .removeTag(tag: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .setAttribute(field: try FfiConverterString.read(from: &buf), value: try FfiConverterTypeAttributeValue.read(from: &buf)
+        )
+        
+        case 5: return .emit(action: try FfiConverterString.read(from: &buf), payloadJson: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Action, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .createTask(title,dueInDays,assignee):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(title, into: &buf)
+            FfiConverterUInt32.write(dueInDays, into: &buf)
+            FfiConverterOptionString.write(assignee, into: &buf)
+            
+        
+        case let .addTag(tag):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(tag, into: &buf)
+            
+        
+        case let .removeTag(tag):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(tag, into: &buf)
+            
+        
+        case let .setAttribute(field,value):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(field, into: &buf)
+            FfiConverterTypeAttributeValue.write(value, into: &buf)
+            
+        
+        case let .emit(action,payloadJson):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(action, into: &buf)
+            FfiConverterString.write(payloadJson, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAction_lift(_ buf: RustBuffer) throws -> Action {
+    return try FfiConverterTypeAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAction_lower(_ value: Action) -> RustBuffer {
+    return FfiConverterTypeAction.lower(value)
+}
+
 
 
 /**
@@ -5631,6 +7916,269 @@ public func FfiConverterTypeDirection_lower(_ value: Direction) -> RustBuffer {
 
 
 /**
+ * What happened. `Event.typeName` has the same as text (`"segment_entered"`...).
+ */
+
+public enum EventPayload: Equatable, Hashable {
+    
+    /**
+     * A customer was created.
+     */
+    case customerCreated(
+        /**
+         * The new record.
+         */customer: Customer
+    )
+    /**
+     * A customer was changed.
+     */
+    case customerUpdated(
+        /**
+         * Before.
+         */before: Customer, 
+        /**
+         * After.
+         */after: Customer
+    )
+    /**
+     * A customer's lifecycle stage changed.
+     */
+    case stageChanged(
+        /**
+         * From.
+         */from: LifecycleStage, 
+        /**
+         * To.
+         */to: LifecycleStage
+    )
+    /**
+     * An interaction was stored (a duplicate skipped by its idempotency key emits nothing).
+     */
+    case interactionRecorded(
+        /**
+         * Its id.
+         */interactionId: UInt64, 
+        /**
+         * Its kind (`"purchase"`, `"email"`, a custom kind's name...).
+         */kind: String, 
+        /**
+         * When it happened.
+         */occurredAt: Date, 
+        /**
+         * Its amount (purchases and refunds).
+         */amount: Money?
+    )
+    /**
+     * A customer entered a segment.
+     */
+    case segmentEntered(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * Its version.
+         */version: UInt64, 
+        /**
+         * Why: the predicates that changed (or `added by hand`).
+         */reason: [String]
+    )
+    /**
+     * A customer left a segment.
+     */
+    case segmentExited(
+        /**
+         * The segment.
+         */segment: String, 
+        /**
+         * Its version.
+         */version: UInt64, 
+        /**
+         * Why: the predicates that changed (or `removed by hand`, `segment deleted`).
+         */reason: [String]
+    )
+    /**
+     * A customer's scores changed.
+     */
+    case scoreChanged(
+        /**
+         * Before (`null` for the first scores).
+         */before: ScoreBrief?, 
+        /**
+         * After.
+         */after: ScoreBrief
+    )
+    /**
+     * A task was created (by a playbook or by hand).
+     */
+    case taskCreated(
+        /**
+         * The task.
+         */task: CrmTask
+    )
+    /**
+     * A task was completed.
+     */
+    case taskCompleted(
+        /**
+         * The task.
+         */task: CrmTask
+    )
+    /**
+     * A playbook's custom action for the app (`Action.Emit`).
+     */
+    case action(
+        /**
+         * The playbook.
+         */playbook: String, 
+        /**
+         * The action's name.
+         */action: String, 
+        /**
+         * Its data, as JSON text.
+         */payloadJson: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EventPayload: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventPayload: FfiConverterRustBuffer {
+    typealias SwiftType = EventPayload
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventPayload {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .customerCreated(customer: try FfiConverterTypeCustomer.read(from: &buf)
+        )
+        
+        case 2: return .customerUpdated(before: try FfiConverterTypeCustomer.read(from: &buf), after: try FfiConverterTypeCustomer.read(from: &buf)
+        )
+        
+        case 3: return .stageChanged(from: try FfiConverterTypeLifecycleStage.read(from: &buf), to: try FfiConverterTypeLifecycleStage.read(from: &buf)
+        )
+        
+        case 4: return .interactionRecorded(interactionId: try FfiConverterUInt64.read(from: &buf), kind: try FfiConverterString.read(from: &buf), occurredAt: try FfiConverterTimestamp.read(from: &buf), amount: try FfiConverterOptionTypeMoney.read(from: &buf)
+        )
+        
+        case 5: return .segmentEntered(segment: try FfiConverterString.read(from: &buf), version: try FfiConverterUInt64.read(from: &buf), reason: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 6: return .segmentExited(segment: try FfiConverterString.read(from: &buf), version: try FfiConverterUInt64.read(from: &buf), reason: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 7: return .scoreChanged(before: try FfiConverterOptionTypeScoreBrief.read(from: &buf), after: try FfiConverterTypeScoreBrief.read(from: &buf)
+        )
+        
+        case 8: return .taskCreated(task: try FfiConverterTypeCrmTask.read(from: &buf)
+        )
+        
+        case 9: return .taskCompleted(task: try FfiConverterTypeCrmTask.read(from: &buf)
+        )
+        
+        case 10: return .action(playbook: try FfiConverterString.read(from: &buf), action: try FfiConverterString.read(from: &buf), payloadJson: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventPayload, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .customerCreated(customer):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeCustomer.write(customer, into: &buf)
+            
+        
+        case let .customerUpdated(before,after):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeCustomer.write(before, into: &buf)
+            FfiConverterTypeCustomer.write(after, into: &buf)
+            
+        
+        case let .stageChanged(from,to):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeLifecycleStage.write(from, into: &buf)
+            FfiConverterTypeLifecycleStage.write(to, into: &buf)
+            
+        
+        case let .interactionRecorded(interactionId,kind,occurredAt,amount):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt64.write(interactionId, into: &buf)
+            FfiConverterString.write(kind, into: &buf)
+            FfiConverterTimestamp.write(occurredAt, into: &buf)
+            FfiConverterOptionTypeMoney.write(amount, into: &buf)
+            
+        
+        case let .segmentEntered(segment,version,reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(segment, into: &buf)
+            FfiConverterUInt64.write(version, into: &buf)
+            FfiConverterSequenceString.write(reason, into: &buf)
+            
+        
+        case let .segmentExited(segment,version,reason):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(segment, into: &buf)
+            FfiConverterUInt64.write(version, into: &buf)
+            FfiConverterSequenceString.write(reason, into: &buf)
+            
+        
+        case let .scoreChanged(before,after):
+            writeInt(&buf, Int32(7))
+            FfiConverterOptionTypeScoreBrief.write(before, into: &buf)
+            FfiConverterTypeScoreBrief.write(after, into: &buf)
+            
+        
+        case let .taskCreated(task):
+            writeInt(&buf, Int32(8))
+            FfiConverterTypeCrmTask.write(task, into: &buf)
+            
+        
+        case let .taskCompleted(task):
+            writeInt(&buf, Int32(9))
+            FfiConverterTypeCrmTask.write(task, into: &buf)
+            
+        
+        case let .action(playbook,action,payloadJson):
+            writeInt(&buf, Int32(10))
+            FfiConverterString.write(playbook, into: &buf)
+            FfiConverterString.write(action, into: &buf)
+            FfiConverterString.write(payloadJson, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventPayload_lift(_ buf: RustBuffer) throws -> EventPayload {
+    return try FfiConverterTypeEventPayload.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventPayload_lower(_ value: EventPayload) -> RustBuffer {
+    return FfiConverterTypeEventPayload.lower(value)
+}
+
+
+
+/**
  * The type of a custom field.
  */
 
@@ -6397,6 +8945,95 @@ public func FfiConverterTypeLifecycleStage_lower(_ value: LifecycleStage) -> Rus
 
 
 /**
+ * What a `CrmListener` may throw (Kotlin `ListenerException`). Any other exception it throws
+ * arrives as `Failed` too, with the exception as text (Kotlin: with its stack trace).
+ *
+ * A listener's own error type rather than `CrmError`: a flat error cannot be read back from the
+ * foreign side, and an exception that is not an error of the method's type would reach Rust as a
+ * panic (which a library built with `panic = "abort"` could not survive).
+ */
+public 
+enum ListenerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The listener failed.
+     */
+    case Failed(
+        /**
+         * Why.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ListenerError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeListenerError: FfiConverterRustBuffer {
+    typealias SwiftType = ListenerError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ListenerError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ListenerError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerError_lift(_ buf: RustBuffer) throws -> ListenerError {
+    return try FfiConverterTypeListenerError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListenerError_lower(_ value: ListenerError) -> RustBuffer {
+    return FfiConverterTypeListenerError.lower(value)
+}
+
+
+/**
  * The repeat-purchase model to fit.
  */
 
@@ -6477,6 +9114,167 @@ public func FfiConverterTypePurchaseModel_lift(_ buf: RustBuffer) throws -> Purc
 #endif
 public func FfiConverterTypePurchaseModel_lower(_ value: PurchaseModel) -> RustBuffer {
     return FfiConverterTypePurchaseModel.lower(value)
+}
+
+
+
+/**
+ * How a segment's membership is kept.
+ */
+
+public enum SegmentKind: Equatable, Hashable {
+    
+    /**
+     * A static list: customers are added and removed by hand (`addToSegment`).
+     */
+    case manual
+    /**
+     * A rule, kept current as customers change, interactions arrive, scores are stored and
+     * time passes (`advanceTo`).
+     */
+    case dynamic
+    /**
+     * A rule evaluated once, when defined (again when its rule is edited).
+     */
+    case snapshot
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SegmentKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSegmentKind: FfiConverterRustBuffer {
+    typealias SwiftType = SegmentKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SegmentKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .manual
+        
+        case 2: return .dynamic
+        
+        case 3: return .snapshot
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SegmentKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .manual:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dynamic:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .snapshot:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentKind_lift(_ buf: RustBuffer) throws -> SegmentKind {
+    return try FfiConverterTypeSegmentKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSegmentKind_lower(_ value: SegmentKind) -> RustBuffer {
+    return FfiConverterTypeSegmentKind.lower(value)
+}
+
+
+
+/**
+ * Whether a task is done.
+ */
+
+public enum TaskStatus: Equatable, Hashable {
+    
+    /**
+     * To do.
+     */
+    case `open`
+    /**
+     * Done.
+     */
+    case done
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TaskStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTaskStatus: FfiConverterRustBuffer {
+    typealias SwiftType = TaskStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TaskStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`open`
+        
+        case 2: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TaskStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`open`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskStatus_lift(_ buf: RustBuffer) throws -> TaskStatus {
+    return try FfiConverterTypeTaskStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskStatus_lower(_ value: TaskStatus) -> RustBuffer {
+    return FfiConverterTypeTaskStatus.lower(value)
 }
 
 
@@ -6699,6 +9497,54 @@ fileprivate struct FfiConverterOptionTypeFitSummary: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeMoney: FfiConverterRustBuffer {
+    typealias SwiftType = Money?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMoney.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMoney.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeScoreBrief: FfiConverterRustBuffer {
+    typealias SwiftType = ScoreBrief?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeScoreBrief.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeScoreBrief.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeValueModel: FfiConverterRustBuffer {
     typealias SwiftType = ValueModel?
 
@@ -6787,6 +9633,30 @@ fileprivate struct FfiConverterOptionTypePurchaseModel: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypePurchaseModel.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTaskStatus: FfiConverterRustBuffer {
+    typealias SwiftType = TaskStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTaskStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTaskStatus.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6920,6 +9790,31 @@ fileprivate struct FfiConverterSequenceTypeConsentChoice: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCrmTask: FfiConverterRustBuffer {
+    typealias SwiftType = [CrmTask]
+
+    public static func write(_ value: [CrmTask], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCrmTask.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CrmTask] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CrmTask]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCrmTask.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCustomer: FfiConverterRustBuffer {
     typealias SwiftType = [Customer]
 
@@ -6987,6 +9882,31 @@ fileprivate struct FfiConverterSequenceTypeCustomerScore: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCustomerScore.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [Event]
+
+    public static func write(_ value: [Event], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEvent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Event] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Event]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEvent.read(from: &buf))
         }
         return seq
     }
@@ -7095,6 +10015,56 @@ fileprivate struct FfiConverterSequenceTypeLineItem: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMembership: FfiConverterRustBuffer {
+    typealias SwiftType = [Membership]
+
+    public static func write(_ value: [Membership], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMembership.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Membership] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Membership]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMembership.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMembershipDiff: FfiConverterRustBuffer {
+    typealias SwiftType = [MembershipDiff]
+
+    public static func write(_ value: [MembershipDiff], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMembershipDiff.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MembershipDiff] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MembershipDiff]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMembershipDiff.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeModelParameter: FfiConverterRustBuffer {
     typealias SwiftType = [ModelParameter]
 
@@ -7170,6 +10140,106 @@ fileprivate struct FfiConverterSequenceTypeNewInteraction: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePlaybook: FfiConverterRustBuffer {
+    typealias SwiftType = [Playbook]
+
+    public static func write(_ value: [Playbook], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePlaybook.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Playbook] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Playbook]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePlaybook.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePredicateCheck: FfiConverterRustBuffer {
+    typealias SwiftType = [PredicateCheck]
+
+    public static func write(_ value: [PredicateCheck], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePredicateCheck.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PredicateCheck] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PredicateCheck]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePredicateCheck.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSegment: FfiConverterRustBuffer {
+    typealias SwiftType = [Segment]
+
+    public static func write(_ value: [Segment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSegment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Segment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Segment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSegment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSegmentSize: FfiConverterRustBuffer {
+    typealias SwiftType = [SegmentSize]
+
+    public static func write(_ value: [SegmentSize], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSegmentSize.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SegmentSize] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SegmentSize]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSegmentSize.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeStageChange: FfiConverterRustBuffer {
     typealias SwiftType = [StageChange]
 
@@ -7187,6 +10257,31 @@ fileprivate struct FfiConverterSequenceTypeStageChange: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeStageChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAction: FfiConverterRustBuffer {
+    typealias SwiftType = [Action]
+
+    public static func write(_ value: [Action], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAction.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Action] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Action]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAction.read(from: &buf))
         }
         return seq
     }
@@ -7339,6 +10434,66 @@ private let initializationResult: InitializationResult = {
     if (uniffi_crmkit_ffi_checksum_func_panic_for_testing() != 2021) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_crmkit_ffi_checksum_method_crm_add_to_segment() != 40406) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_advance_to() != 20369) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_check_rule() != 21038) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_complete_task() != 196) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_create_task() != 11319) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_define_playbook() != 51945) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_define_segment() != 63956) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_delete_playbook() != 36937) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_delete_segment() != 33318) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_explain_segment() != 36528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_memberships() != 54812) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_playbooks() != 53307) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_remove_from_segment() != 31846) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_segment() != 47126) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_segment_members() != 50386) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_segment_sizes() != 30920) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_segments() != 48382) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_segments_of() != 30781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_tasks() != 3557) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_verify_segments() != 1623) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_crmkit_ffi_checksum_method_crm_audit_log() != 30052) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7408,6 +10563,39 @@ private let initializationResult: InitializationResult = {
     if (uniffi_crmkit_ffi_checksum_method_crm_value_model() != 2376) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_crmkit_ffi_checksum_method_crm_ack_events() != 5127) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_add_listener() != 38948) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_consumer_cursor() != 17432) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_events_after() != 17868) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_poll_events() != 25706) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crmlistener_on_event() != 4227) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_listenerhandle_delivered() != 39705) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_listenerhandle_failures() != 20795) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_listenerhandle_is_active() != 23643) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_listenerhandle_last_failure() != 39520) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_listenerhandle_unsubscribe() != 64329) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_crmkit_ffi_checksum_method_importlistener_on_progress() != 28016) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7418,6 +10606,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitCrmListener()
     uniffiCallbackInitImportListener()
     return InitializationResult.ok
 }()

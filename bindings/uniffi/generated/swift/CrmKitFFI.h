@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CRM_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CRM_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceCrmListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_IMPORT_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_IMPORT_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceImportListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CRM_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CRM_LISTENER
+typedef struct UniffiVTableCallbackInterfaceCrmListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceCrmListenerMethod0 _Nonnull onEvent;
+} UniffiVTableCallbackInterfaceCrmListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_IMPORT_LISTENER
@@ -278,6 +294,106 @@ uint64_t uniffi_crmkit_ffi_fn_constructor_crm_open(RustBuffer path, RustCallStat
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CONSTRUCTOR_CRM_OPEN_IN_MEMORY
 uint64_t uniffi_crmkit_ffi_fn_constructor_crm_open_in_memory(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADD_TO_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADD_TO_SEGMENT
+int8_t uniffi_crmkit_ffi_fn_method_crm_add_to_segment(uint64_t ptr, RustBuffer name, RustBuffer customer_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADVANCE_TO
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADVANCE_TO
+uint64_t uniffi_crmkit_ffi_fn_method_crm_advance_to(uint64_t ptr, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CHECK_RULE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CHECK_RULE
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_check_rule(uint64_t ptr, RustBuffer rule, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_COMPLETE_TASK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_COMPLETE_TASK
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_complete_task(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CREATE_TASK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CREATE_TASK
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_create_task(uint64_t ptr, RustBuffer customer_id, RustBuffer title, uint32_t due_in_days, RustBuffer assignee, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_PLAYBOOK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_PLAYBOOK
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_define_playbook(uint64_t ptr, RustBuffer playbook, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_SEGMENT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_define_segment(uint64_t ptr, RustBuffer segment, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_PLAYBOOK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_PLAYBOOK
+void uniffi_crmkit_ffi_fn_method_crm_delete_playbook(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_SEGMENT
+void uniffi_crmkit_ffi_fn_method_crm_delete_segment(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_EXPLAIN_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_EXPLAIN_SEGMENT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_explain_segment(uint64_t ptr, RustBuffer name, RustBuffer customer_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_MEMBERSHIPS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_MEMBERSHIPS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_memberships(uint64_t ptr, RustBuffer customer_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_PLAYBOOKS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_PLAYBOOKS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_playbooks(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_REMOVE_FROM_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_REMOVE_FROM_SEGMENT
+int8_t uniffi_crmkit_ffi_fn_method_crm_remove_from_segment(uint64_t ptr, RustBuffer name, RustBuffer customer_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_segment(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT_MEMBERS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT_MEMBERS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_segment_members(uint64_t ptr, RustBuffer name, RustBuffer after, uint32_t limit, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT_SIZES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENT_SIZES
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_segment_sizes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENTS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_segments(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENTS_OF
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_SEGMENTS_OF
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_segments_of(uint64_t ptr, RustBuffer customer_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_TASKS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_TASKS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_tasks(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_VERIFY_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_VERIFY_SEGMENTS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_verify_segments(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_AUDIT_LOG
@@ -393,6 +509,86 @@ RustBuffer uniffi_crmkit_ffi_fn_method_crm_update_customer(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_VALUE_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_VALUE_MODEL
 RustBuffer uniffi_crmkit_ffi_fn_method_crm_value_model(uint64_t ptr, RustBuffer version, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ACK_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ACK_EVENTS
+void uniffi_crmkit_ffi_fn_method_crm_ack_events(uint64_t ptr, RustBuffer consumer, uint64_t seq, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_ADD_LISTENER
+uint64_t uniffi_crmkit_ffi_fn_method_crm_add_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CONSUMER_CURSOR
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CONSUMER_CURSOR
+uint64_t uniffi_crmkit_ffi_fn_method_crm_consumer_cursor(uint64_t ptr, RustBuffer consumer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_EVENTS_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_EVENTS_AFTER
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_events_after(uint64_t ptr, uint64_t after, uint32_t limit, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_POLL_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_POLL_EVENTS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_poll_events(uint64_t ptr, RustBuffer consumer, uint32_t limit, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_CRMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_CRMLISTENER
+uint64_t uniffi_crmkit_ffi_fn_clone_crmlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_FREE_CRMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_FREE_CRMLISTENER
+void uniffi_crmkit_ffi_fn_free_crmlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_INIT_CALLBACK_VTABLE_CRMLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_INIT_CALLBACK_VTABLE_CRMLISTENER
+void uniffi_crmkit_ffi_fn_init_callback_vtable_crmlistener(const UniffiVTableCallbackInterfaceCrmListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRMLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRMLISTENER_ON_EVENT
+void uniffi_crmkit_ffi_fn_method_crmlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_LISTENERHANDLE
+uint64_t uniffi_crmkit_ffi_fn_clone_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_FREE_LISTENERHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_FREE_LISTENERHANDLE
+void uniffi_crmkit_ffi_fn_free_listenerhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_DELIVERED
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_DELIVERED
+uint64_t uniffi_crmkit_ffi_fn_method_listenerhandle_delivered(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_FAILURES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_FAILURES
+uint64_t uniffi_crmkit_ffi_fn_method_listenerhandle_failures(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_IS_ACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_IS_ACTIVE
+int8_t uniffi_crmkit_ffi_fn_method_listenerhandle_is_active(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_LAST_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_LAST_FAILURE
+RustBuffer uniffi_crmkit_ffi_fn_method_listenerhandle_last_failure(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_UNSUBSCRIBE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_LISTENERHANDLE_UNSUBSCRIBE
+void uniffi_crmkit_ffi_fn_method_listenerhandle_unsubscribe(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_IMPORTLISTENER
@@ -698,6 +894,126 @@ uint16_t uniffi_crmkit_ffi_checksum_func_panic_for_testing(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADD_TO_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADD_TO_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_add_to_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADVANCE_TO
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADVANCE_TO
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_advance_to(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CHECK_RULE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CHECK_RULE
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_check_rule(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_COMPLETE_TASK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_COMPLETE_TASK
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_complete_task(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CREATE_TASK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CREATE_TASK
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_create_task(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_PLAYBOOK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_PLAYBOOK
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_define_playbook(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_define_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_PLAYBOOK
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_PLAYBOOK
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_delete_playbook(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_delete_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_EXPLAIN_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_EXPLAIN_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_explain_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_MEMBERSHIPS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_MEMBERSHIPS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_memberships(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_PLAYBOOKS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_PLAYBOOKS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_playbooks(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_REMOVE_FROM_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_REMOVE_FROM_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_remove_from_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_segment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT_MEMBERS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT_MEMBERS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_segment_members(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT_SIZES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENT_SIZES
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_segment_sizes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENTS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_segments(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENTS_OF
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_SEGMENTS_OF
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_segments_of(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_TASKS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_TASKS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_tasks(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_VERIFY_SEGMENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_VERIFY_SEGMENTS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_verify_segments(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_AUDIT_LOG
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_AUDIT_LOG
 uint16_t uniffi_crmkit_ffi_checksum_method_crm_audit_log(void
@@ -833,6 +1149,72 @@ uint16_t uniffi_crmkit_ffi_checksum_method_crm_update_customer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_VALUE_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_VALUE_MODEL
 uint16_t uniffi_crmkit_ffi_checksum_method_crm_value_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ACK_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ACK_EVENTS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_ack_events(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADD_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_ADD_LISTENER
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_add_listener(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CONSUMER_CURSOR
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CONSUMER_CURSOR
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_consumer_cursor(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_EVENTS_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_EVENTS_AFTER
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_events_after(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_POLL_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_POLL_EVENTS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_poll_events(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRMLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRMLISTENER_ON_EVENT
+uint16_t uniffi_crmkit_ffi_checksum_method_crmlistener_on_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_DELIVERED
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_DELIVERED
+uint16_t uniffi_crmkit_ffi_checksum_method_listenerhandle_delivered(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_FAILURES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_FAILURES
+uint16_t uniffi_crmkit_ffi_checksum_method_listenerhandle_failures(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_IS_ACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_IS_ACTIVE
+uint16_t uniffi_crmkit_ffi_checksum_method_listenerhandle_is_active(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_LAST_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_LAST_FAILURE
+uint16_t uniffi_crmkit_ffi_checksum_method_listenerhandle_last_failure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_UNSUBSCRIBE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_LISTENERHANDLE_UNSUBSCRIBE
+uint16_t uniffi_crmkit_ffi_checksum_method_listenerhandle_unsubscribe(void
     
 );
 #endif

@@ -13,6 +13,8 @@ package dev.crmkit.tests
 import dev.crmkit.*
 import java.io.File
 import java.time.Instant
+import java.time.temporal.ChronoUnit
+import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.system.exitProcess
@@ -342,6 +344,219 @@ fun main(args: Array<String>) {
         Crm.openInMemory().use { mem -> checkEq(0uL, mem.summary().customers, "in-memory database is separate") }
     }
     crm.close()
+
+    // Segments, playbooks, tasks and events: a database file of their own, closed and reopened.
+    val autoPath = File(work, "automation.db").path
+    var auto = Crm.open(autoPath)
+    val now = Instant.now()
+    fun daysAgo(days: Long): Instant = now.minus(days, ChronoUnit.DAYS)
+    fun buy(customerId: String, at: Instant, amount: String) =
+        auto.record(NewInteraction(customerId = customerId, occurredAt = at, kind = InteractionKind.Purchase(total = usd(amount))))
+
+    test("segments: a dynamic segment fills as purchases arrive; members, explain, edit, manual lists") {
+        val rule = "sum(purchase, 365d) >= 100 USD and not tag \"staff\""
+        val seg = auto.defineSegment(SegmentDefinition("big spenders", SegmentKind.DYNAMIC, rule = rule,
+            description = "100 USD or more in a year"))
+        checkEq(rule, seg.rule, "the rule's text form")
+        checkEq(1uL to SegmentKind.DYNAMIC, seg.version to seg.kind, "version and kind")
+        val ada = auto.createCustomer(person("Ada", email("ada@example.org")))
+        val bo = auto.createCustomer(person("Bo", email("bo@example.org")))
+        val sam = auto.createCustomer(person("Sam", email("sam@example.org"), tags = listOf("staff")))
+        buy(ada.id, daysAgo(40), "60.00")
+        checkEq(listOf<String>(), auto.segmentsOf(ada.id), "60 USD: not yet")
+        buy(ada.id, daysAgo(3), "45.50")
+        buy(bo.id, daysAgo(2), "30.00")
+        buy(sam.id, daysAgo(1), "500.00")
+        checkEq(listOf(ada.id), auto.segmentMembers("big spenders"), "members")
+        checkEq(listOf("big spenders"), auto.segmentsOf(ada.id), "Ada's segments")
+        checkEq(listOf(SegmentSize("big spenders", 1uL)), auto.segmentSizes(), "sizes")
+        val row = auto.memberships(ada.id).single()
+        checkEq(Triple("big spenders", true, 1uL), Triple(row.segment, row.member, row.version), "Ada's membership row")
+
+        val yes = auto.explainSegment("big spenders", ada.id)
+        checkEq(listOf(PredicateCheck("sum(purchase, 365d) >= 100 USD", true), PredicateCheck("tag \"staff\"", false)),
+            yes.predicates, "Ada's predicates")
+        check(yes.member && yes.matchesNow) { "$yes" }
+        val no = auto.explainSegment("big spenders", sam.id)
+        checkEq(listOf(true, true), no.predicates.map { it.holds }, "Sam spends, but is staff")
+        check(!no.member && !no.matchesNow) { "$no" }
+
+        val entries = auto.eventsAfter(0uL, 1000u).filter { it.payload is EventPayload.SegmentEntered }
+        checkEq(listOf<String?>(ada.id), entries.map { it.customerId }, "one entry event")
+        val entry = entries.single().payload as EventPayload.SegmentEntered
+        checkEq("big spenders" to 1uL, entry.segment to entry.version, "entry event")
+        check(entry.reason.any { it.contains("sum(purchase, 365d)") }) { "the reason names the predicate: ${entry.reason}" }
+        checkEq(listOf<MembershipDiff>(), auto.verifySegments(), "incremental membership = full re-evaluation")
+
+        // Editing the rule makes version 2 and recomputes the membership: Bo's 30 USD now count.
+        val v2 = auto.defineSegment(SegmentDefinition("big spenders", SegmentKind.DYNAMIC,
+            rule = "sum(purchase, 365d) >= 25 USD and not tag \"staff\""))
+        checkEq(2uL, v2.version, "version after the edit")
+        checkEq(setOf(ada.id, bo.id), auto.segmentMembers("big spenders").toSet(), "members after the edit")
+        checkEq(v2, auto.segment("big spenders"), "segment by name")
+
+        val beta = auto.defineSegment(SegmentDefinition("beta testers", SegmentKind.MANUAL))
+        checkEq(null, beta.rule, "a manual segment has no rule")
+        checkEq(true, auto.addToSegment("beta testers", bo.id), "added by hand")
+        checkEq(false, auto.addToSegment("beta testers", bo.id), "added again: nothing")
+        checkEq(listOf("beta testers", "big spenders"), auto.segmentsOf(bo.id).sorted(), "Bo's segments")
+        checkEq(true, auto.removeFromSegment("beta testers", bo.id), "removed by hand")
+        checkEq(listOf("beta testers", "big spenders"), auto.segments().map { it.name }, "segments by name")
+    }
+
+    test("playbooks: a listener gets segment_entered, task_created and the app's action; tasks") {
+        auto.defineField(FieldDef("welcomed", FieldType.BOOL))
+        auto.defineSegment(SegmentDefinition("vip", SegmentKind.DYNAMIC, rule = "tag \"vip\""))
+        val playbook = Playbook(name = "welcome-vip", segment = "vip", condition = "not tag \"staff\"", actions = listOf(
+            Action.CreateTask(title = "Welcome call", dueInDays = 2u, assignee = "sam"),
+            Action.Emit(action = "send_coupon", payloadJson = """{"pct":10}"""),
+            Action.SetAttribute(field = "welcomed", value = AttributeValue.Bool(true)),
+        ))
+        checkEq(playbook, auto.definePlaybook(playbook), "defined")
+        checkEq(listOf(playbook), auto.playbooks(), "stored")
+
+        val seen = CopyOnWriteArrayList<Event>()
+        val threads = CopyOnWriteArrayList<Thread>()
+        val handle = auto.addListener(object : CrmListener {
+            override fun onEvent(event: Event) {
+                seen += event
+                threads += Thread.currentThread()
+            }
+        })
+        val cy = auto.createCustomer(person("Cy", email("cy@example.org")))
+        auto.updateCustomer(cy.id, listOf(CustomerChange.AddTag("vip")))
+        val types = seen.map { it.typeName }
+        check(types.containsAll(listOf("customer_created", "customer_updated", "segment_entered", "task_created", "action"))) { "$types" }
+        checkEq(seen.map { it.seq }.sorted(), seen.map { it.seq }, "events arrive in order")
+        checkEq(setOf(Thread.currentThread()), threads.toSet(), "on the writing thread")
+        val entered = seen.single { it.payload is EventPayload.SegmentEntered }
+        checkEq(EventPayload.SegmentEntered("vip", 1uL, listOf("tag \"vip\" became true")), entered.payload, "segment_entered")
+        checkEq(cy.id, entered.customerId, "about Cy")
+        val created = seen.single { it.payload is EventPayload.TaskCreated }
+        check(entered.seq < created.seq) { "the entry comes before what the playbook did" }
+        val task = (created.payload as EventPayload.TaskCreated).task
+        checkEq(listOf("Welcome call", "sam", "welcome-vip", cy.id), listOf(task.title, task.assignee, task.playbook, task.customerId), "the task")
+        checkEq(TaskStatus.OPEN, task.status, "open")
+        checkEq(task.createdAt.plus(2, ChronoUnit.DAYS), task.due, "due in 2 days")
+        checkEq(EventPayload.Action("welcome-vip", "send_coupon", """{"pct":10}"""),
+            seen.single { it.payload is EventPayload.Action }.payload, "the app's action")
+        checkEq(AttributeValue.Bool(true), auto.customer(cy.id).attributes["welcomed"], "attribute set by the playbook")
+
+        checkEq(listOf(task), auto.tasks(TaskQuery(customerId = cy.id)), "the playbook's task")
+        val byHand = auto.createTask(cy.id, "Send the contract", 5u, assignee = "kim")
+        checkEq(null, byHand.playbook, "a task made by hand")
+        val done = auto.completeTask(task.id)
+        checkEq(TaskStatus.DONE, done.status, "completed")
+        check(done.completedAt != null) { "completion time" }
+        checkEq(EventPayload.TaskCompleted(done), seen.last().payload, "task_completed")
+        checkEq(listOf(byHand), auto.tasks(TaskQuery(customerId = cy.id, status = TaskStatus.OPEN)), "open tasks")
+        checkEq(listOf(byHand), auto.tasks(TaskQuery(assignee = "kim")), "Kim's tasks")
+
+        // Once per entry: again only after an exit.
+        auto.updateCustomer(cy.id, listOf(CustomerChange.AddTag("regular")))
+        checkEq(1, auto.tasks(TaskQuery(playbook = "welcome-vip")).size, "no new entry, no new task")
+        auto.updateCustomer(cy.id, listOf(CustomerChange.RemoveTag("vip")))
+        check(seen.any { it.payload is EventPayload.SegmentExited }) { "segment_exited" }
+        auto.updateCustomer(cy.id, listOf(CustomerChange.AddTag("vip")))
+        checkEq(2, auto.tasks(TaskQuery(playbook = "welcome-vip")).size, "re-entry fires again")
+
+        check(handle.isActive() && handle.failures() == 0uL) { "active, no failures" }
+        checkEq(seen.size.toULong(), handle.delivered(), "delivered")
+        handle.close()
+        val n = seen.size
+        auto.createCustomer(person("Dee"))
+        checkEq(n, seen.size, "nothing after close()")
+    }
+
+    test("a listener that throws does not break the write or the other listeners") {
+        val got = AtomicInteger()
+        val good = auto.addListener(object : CrmListener {
+            override fun onEvent(event: Event) { got.incrementAndGet() }
+        })
+        val bad = auto.addListener(object : CrmListener {
+            override fun onEvent(event: Event) = throw IllegalStateException("the app's listener broke")
+        })
+        val eve = auto.createCustomer(person("Eve", email("eve@example.org")))
+        checkEq(eve, auto.lookup("eve@example.org"), "the write committed and returned normally")
+        checkEq(1, got.get(), "the other listener got the event")
+        checkEq(1uL to 1uL, bad.delivered() to bad.failures(), "delivered, failed")
+        check(bad.lastFailure()!!.contains("the app's listener broke")) { "the exception is kept: ${bad.lastFailure()}" }
+        checkEq(0uL to null, good.failures() to good.lastFailure(), "the good listener")
+        bad.unsubscribe()
+        check(!bad.isActive() && good.isActive()) { "unsubscribed" }
+        auto.updateCustomer(eve.id, listOf(CustomerChange.AddTag("newsletter")))
+        checkEq(2 to 1uL, got.get() to bad.delivered(), "only the good listener is called")
+        good.close()
+        bad.close()
+    }
+
+    test("rules: a bad rule is CrmException.Validation with the line and column; nothing changes") {
+        val before = auto.segments()
+        val e = assertThrows<CrmException.Validation> {
+            auto.defineSegment(SegmentDefinition("broken", SegmentKind.DYNAMIC, rule = "tag \"vip\" and\n  days_since(purchase) >="))
+        }
+        check(Regex("^rule, line 2, column \\d+: .+").matches(e.message!!)) { "line and column: ${e.message}" }
+        val unknown = assertThrows<CrmException.Validation> { auto.checkRule("attr.nope = 1") }
+        check(unknown.message!!.contains("nope")) { unknown.message!! }
+        checkEq("count(purchase, 30d) >= 3", auto.checkRule("count( purchase , 30d )>=3"), "canonical text")
+        assertThrows<CrmException.Validation> { auto.defineSegment(SegmentDefinition("no rule", SegmentKind.DYNAMIC)) }
+        val cycle = assertThrows<CrmException.Validation> {
+            auto.defineSegment(SegmentDefinition("loop", SegmentKind.DYNAMIC, rule = "segment(\"loop\")"))
+        }
+        check(cycle.message!!.contains("cycle")) { cycle.message!! }
+        assertThrows<CrmException.Validation> { auto.definePlaybook(Playbook("p", "vip", listOf(Action.Emit("x", "{not json")))) }
+        assertThrows<CrmException.Validation> { auto.definePlaybook(Playbook("p", "vip", listOf(), condition = "p_alive <")) }
+        assertThrows<CrmException.NotFound> { auto.definePlaybook(Playbook("p", "nope", listOf())) }
+        assertThrows<CrmException.Conflict> { auto.deleteSegment("vip") } // the playbook acts on it
+        assertThrows<CrmException.NotFound> { auto.completeTask("0190a8e2-7f3c-7000-8000-000000000000") }
+        checkEq(before, auto.segments(), "nothing changed")
+        checkEq(listOf("welcome-vip"), auto.playbooks().map { it.name }, "playbooks unchanged")
+    }
+
+    test("events: poll and ack, at least once across closing and reopening the file") {
+        val first = auto.pollEvents("mailer", 1000u)
+        check(first.size > 10) { "${first.size} events" }
+        checkEq(first, auto.pollEvents("mailer", 1000u), "not acknowledged: the same events again")
+        checkEq(first, auto.eventsAfter(0uL, 1000u), "the whole outbox")
+        val mid = first[first.size / 2].seq
+        auto.close()
+        auto = Crm.open(autoPath)
+        checkEq(first, auto.pollEvents("mailer", 1000u), "after reopening: still there")
+        auto.ackEvents("mailer", mid)
+        checkEq(mid, auto.consumerCursor("mailer"), "cursor")
+        auto.close()
+        auto = Crm.open(autoPath)
+        checkEq(first.filter { it.seq > mid }, auto.pollEvents("mailer", 1000u), "after the ack and reopening")
+        checkEq(first.take(3), auto.pollEvents("sync", 3u), "consumers are independent")
+        auto.ackEvents("mailer", first.last().seq)
+        checkEq(listOf<Event>(), auto.pollEvents("mailer"), "all acknowledged")
+        val fay = auto.createCustomer(person("Fay"))
+        val next = auto.pollEvents("mailer")
+        checkEq(listOf<EventPayload>(EventPayload.CustomerCreated(fay)), next.map { it.payload }, "the next event")
+        checkEq(first.last().seq + 1uL, next.single().seq, "sequence numbers go on")
+        assertThrows<CrmException.Validation> { auto.ackEvents(" ", 1uL) }
+    }
+    auto.close()
+
+    test("advanceTo: a time-based segment changes as time passes") {
+        Crm.openInMemory().use { mem ->
+            mem.defineSegment(SegmentDefinition("lapsed", SegmentKind.DYNAMIC,
+                rule = "count(purchase) > 0 and days_since(purchase) >= 90"))
+            val gus = mem.createCustomer(person("Gus"))
+            val bought = Instant.now().truncatedTo(ChronoUnit.MICROS).minus(89, ChronoUnit.DAYS).minus(12, ChronoUnit.HOURS)
+            mem.record(NewInteraction(customerId = gus.id, occurredAt = bought, kind = InteractionKind.Purchase(total = usd("20.00"))))
+            checkEq(listOf<String>(), mem.segmentsOf(gus.id), "day 89: not lapsed")
+            val row = mem.memberships(gus.id).single()
+            checkEq(false, row.member, "not a member")
+            checkEq(bought.plus(90, ChronoUnit.DAYS), row.nextCheck, "a re-check is scheduled for day 90")
+            checkEq(0uL, mem.advanceTo(Instant.now()), "nothing due yet")
+            checkEq(1uL, mem.advanceTo(Instant.now().plus(1, ChronoUnit.DAYS)), "one re-check due")
+            checkEq(listOf("lapsed"), mem.segmentsOf(gus.id), "day 90: lapsed")
+            val entry = mem.eventsAfter(0uL, 100u).last().payload as EventPayload.SegmentEntered
+            checkEq("lapsed", entry.segment, "entry event")
+            checkEq(listOf("days_since(purchase) >= 90 became true"), entry.reason, "the predicate that flipped")
+        }
+    }
 
     test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
         val fitJson = Json.parse(File(expected, "fit.json").readText()) as Map<*, *>

@@ -303,6 +303,248 @@ test("closing and reopening the database file") {
     try checkEq(UInt64(0), try Crm.openInMemory().summary().customers, "in-memory database is separate")
 }
 
+// Segments, playbooks, tasks and events: a database file of their own, closed and reopened.
+let autoPath = work.appendingPathComponent("automation.db").path
+var auto = try Crm.open(path: autoPath)
+let now = Date()
+func daysAgo(_ days: Double) -> Date { now.addingTimeInterval(-days * 86_400) }
+func buy(_ customerId: String, _ at: Date, _ amount: String) throws {
+    _ = try auto.record(interaction: NewInteraction(customerId: customerId, occurredAt: at, kind: .purchase(total: usd(amount))))
+}
+func isEntry(_ e: Event) -> Bool { if case .segmentEntered = e.payload { return true }; return false }
+
+/// Keeps every event it is given, and whether it came on the main thread (where the tests write).
+final class EventCollector: CrmListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [Event] = []
+    private var mainThread: [Bool] = []
+    var events: [Event] { lock.lock(); defer { lock.unlock() }; return seen }
+    var onMainThread: [Bool] { lock.lock(); defer { lock.unlock() }; return mainThread }
+    func onEvent(event: Event) throws {
+        lock.lock(); defer { lock.unlock() }
+        seen.append(event)
+        mainThread.append(Thread.isMainThread)
+    }
+}
+
+struct ListenerBroke: Error, CustomStringConvertible {
+    let description = "the app's listener broke"
+}
+
+final class ThrowingListener: CrmListener, @unchecked Sendable {
+    func onEvent(event: Event) throws { throw ListenerBroke() }
+}
+
+test("segments: a dynamic segment fills as purchases arrive; members, explain, edit, manual lists") {
+    let rule = "sum(purchase, 365d) >= 100 USD and not tag \"staff\""
+    let seg = try auto.defineSegment(segment: SegmentDefinition(name: "big spenders", kind: .dynamic, rule: rule,
+                                                                description: "100 USD or more in a year"))
+    try checkEq(rule, seg.rule, "the rule's text form")
+    try checkEq(UInt64(1), seg.version, "version")
+    try checkEq(SegmentKind.dynamic, seg.kind, "kind")
+    let ada = try auto.createCustomer(customer: person("Ada", [email("ada@example.org")]))
+    let bo = try auto.createCustomer(customer: person("Bo", [email("bo@example.org")]))
+    let sam = try auto.createCustomer(customer: person("Sam", [email("sam@example.org")], tags: ["staff"]))
+    try buy(ada.id, daysAgo(40), "60.00")
+    try checkEq([String](), try auto.segmentsOf(customerId: ada.id), "60 USD: not yet")
+    try buy(ada.id, daysAgo(3), "45.50")
+    try buy(bo.id, daysAgo(2), "30.00")
+    try buy(sam.id, daysAgo(1), "500.00")
+    try checkEq([ada.id], try auto.segmentMembers(name: "big spenders"), "members")
+    try checkEq(["big spenders"], try auto.segmentsOf(customerId: ada.id), "Ada's segments")
+    try checkEq([SegmentSize(segment: "big spenders", members: 1)], try auto.segmentSizes(), "sizes")
+    let rows = try auto.memberships(customerId: ada.id)
+    try checkEq(1, rows.count, "one membership row")
+    try check(rows[0].segment == "big spenders" && rows[0].member && rows[0].version == 1, "Ada's membership row: \(rows)")
+
+    let yes = try auto.explainSegment(name: "big spenders", customerId: ada.id)
+    try checkEq([PredicateCheck(predicate: "sum(purchase, 365d) >= 100 USD", holds: true),
+                 PredicateCheck(predicate: "tag \"staff\"", holds: false)], yes.predicates, "Ada's predicates")
+    try check(yes.member && yes.matchesNow, "\(yes)")
+    let no = try auto.explainSegment(name: "big spenders", customerId: sam.id)
+    try checkEq([true, true], no.predicates.map { $0.holds }, "Sam spends, but is staff")
+    try check(!no.member && !no.matchesNow, "\(no)")
+
+    let entries = try auto.eventsAfter(after: 0, limit: 1000).filter(isEntry)
+    try checkEq([ada.id], entries.compactMap { $0.customerId }, "one entry event")
+    guard case .segmentEntered(let segment, let version, let reason) = entries[0].payload else {
+        throw CheckFailed(description: "not an entry: \(entries[0])")
+    }
+    try checkEq("big spenders", segment, "entry event's segment")
+    try checkEq(UInt64(1), version, "entry event's version")
+    try check(reason.contains { $0.contains("sum(purchase, 365d)") }, "the reason names the predicate: \(reason)")
+    try checkEq([MembershipDiff](), try auto.verifySegments(), "incremental membership = full re-evaluation")
+
+    // Editing the rule makes version 2 and recomputes the membership: Bo's 30 USD now count.
+    let v2 = try auto.defineSegment(segment: SegmentDefinition(name: "big spenders", kind: .dynamic,
+                                                               rule: "sum(purchase, 365d) >= 25 USD and not tag \"staff\""))
+    try checkEq(UInt64(2), v2.version, "version after the edit")
+    try checkEq(Set([ada.id, bo.id]), Set(try auto.segmentMembers(name: "big spenders")), "members after the edit")
+    try checkEq(v2, try auto.segment(name: "big spenders"), "segment by name")
+
+    let beta = try auto.defineSegment(segment: SegmentDefinition(name: "beta testers", kind: .manual))
+    try checkEq(nil, beta.rule, "a manual segment has no rule")
+    try checkEq(true, try auto.addToSegment(name: "beta testers", customerId: bo.id), "added by hand")
+    try checkEq(false, try auto.addToSegment(name: "beta testers", customerId: bo.id), "added again: nothing")
+    try checkEq(["beta testers", "big spenders"], try auto.segmentsOf(customerId: bo.id).sorted(), "Bo's segments")
+    try checkEq(true, try auto.removeFromSegment(name: "beta testers", customerId: bo.id), "removed by hand")
+    try checkEq(["beta testers", "big spenders"], try auto.segments().map { $0.name }, "segments by name")
+}
+
+test("playbooks: a listener gets segment_entered, task_created and the app's action; tasks") {
+    try auto.defineField(field: FieldDef(name: "welcomed", fieldType: .bool))
+    _ = try auto.defineSegment(segment: SegmentDefinition(name: "vip", kind: .dynamic, rule: "tag \"vip\""))
+    let playbook = Playbook(name: "welcome-vip", segment: "vip", actions: [
+        .createTask(title: "Welcome call", dueInDays: 2, assignee: "sam"),
+        .emit(action: "send_coupon", payloadJson: "{\"pct\":10}"),
+        .setAttribute(field: "welcomed", value: .bool(value: true)),
+    ], condition: "not tag \"staff\"")
+    try checkEq(playbook, try auto.definePlaybook(playbook: playbook), "defined")
+    try checkEq([playbook], try auto.playbooks(), "stored")
+
+    let collector = EventCollector()
+    var handle: ListenerHandle? = auto.addListener(listener: collector)
+    let cy = try auto.createCustomer(customer: person("Cy", [email("cy@example.org")]))
+    _ = try auto.updateCustomer(id: cy.id, changes: [.addTag(tag: "vip")])
+    let seen = collector.events
+    let types = seen.map { $0.typeName }
+    for t in ["customer_created", "customer_updated", "segment_entered", "task_created", "action"] {
+        try check(types.contains(t), "\(t) in \(types)")
+    }
+    try checkEq(seen.map { $0.seq }.sorted(), seen.map { $0.seq }, "events arrive in order")
+    try check(collector.onMainThread.allSatisfy { $0 }, "on the writing thread")
+    guard let entered = seen.first(where: isEntry),
+          let created = seen.first(where: { $0.typeName == "task_created" }),
+          case .taskCreated(let task) = created.payload,
+          let action = seen.first(where: { $0.typeName == "action" })
+    else { throw CheckFailed(description: "missing events: \(types)") }
+    try checkEq(EventPayload.segmentEntered(segment: "vip", version: 1, reason: ["tag \"vip\" became true"]), entered.payload, "segment_entered")
+    try checkEq(cy.id, entered.customerId, "about Cy")
+    try check(entered.seq < created.seq, "the entry comes before what the playbook did")
+    let got: [String?] = [task.title, task.assignee, task.playbook, task.customerId]
+    try checkEq(["Welcome call", "sam", "welcome-vip", cy.id], got, "the task")
+    try checkEq(TaskStatus.open, task.status, "open")
+    try check(abs(task.due.timeIntervalSince(task.createdAt) - 2 * 86_400) < 1e-3, "due in 2 days")
+    try checkEq(EventPayload.action(playbook: "welcome-vip", action: "send_coupon", payloadJson: "{\"pct\":10}"), action.payload, "the app's action")
+    try checkEq(AttributeValue.bool(value: true), try auto.customer(id: cy.id).attributes["welcomed"], "attribute set by the playbook")
+
+    try checkEq([task], try auto.tasks(query: TaskQuery(customerId: cy.id)), "the playbook's task")
+    let byHand = try auto.createTask(customerId: cy.id, title: "Send the contract", dueInDays: 5, assignee: "kim")
+    try checkEq(nil, byHand.playbook, "a task made by hand")
+    let done = try auto.completeTask(id: task.id)
+    try checkEq(TaskStatus.done, done.status, "completed")
+    try check(done.completedAt != nil, "completion time")
+    try checkEq(EventPayload.taskCompleted(task: done), collector.events.last?.payload, "task_completed")
+    try checkEq([byHand], try auto.tasks(query: TaskQuery(customerId: cy.id, status: .open)), "open tasks")
+    try checkEq([byHand], try auto.tasks(query: TaskQuery(assignee: "kim")), "Kim's tasks")
+
+    // Once per entry: again only after an exit.
+    _ = try auto.updateCustomer(id: cy.id, changes: [.addTag(tag: "regular")])
+    try checkEq(1, try auto.tasks(query: TaskQuery(playbook: "welcome-vip")).count, "no new entry, no new task")
+    _ = try auto.updateCustomer(id: cy.id, changes: [.removeTag(tag: "vip")])
+    try check(collector.events.contains { $0.typeName == "segment_exited" }, "segment_exited")
+    _ = try auto.updateCustomer(id: cy.id, changes: [.addTag(tag: "vip")])
+    try checkEq(2, try auto.tasks(query: TaskQuery(playbook: "welcome-vip")).count, "re-entry fires again")
+
+    try check(handle?.isActive() == true && handle?.failures() == 0, "active, no failures")
+    try checkEq(UInt64(collector.events.count), handle?.delivered(), "delivered")
+    handle = nil // releasing the handle unsubscribes
+    let n = collector.events.count
+    _ = try auto.createCustomer(customer: person("Dee"))
+    try checkEq(n, collector.events.count, "nothing once the handle is released")
+}
+
+test("a listener that throws does not break the write or the other listeners") {
+    let good = EventCollector()
+    let goodHandle = auto.addListener(listener: good)
+    let bad = auto.addListener(listener: ThrowingListener())
+    let eve = try auto.createCustomer(customer: person("Eve", [email("eve@example.org")]))
+    try checkEq(eve, try auto.lookup(idOrKey: "eve@example.org"), "the write committed and returned normally")
+    try checkEq(1, good.events.count, "the other listener got the event")
+    try checkEq([UInt64(1), UInt64(1)], [bad.delivered(), bad.failures()], "delivered, failed")
+    try check(bad.lastFailure()?.contains("the app's listener broke") == true, "the error is kept: \(String(describing: bad.lastFailure()))")
+    try checkEq(UInt64(0), goodHandle.failures(), "the good listener")
+    bad.unsubscribe()
+    try check(!bad.isActive() && goodHandle.isActive(), "unsubscribed")
+    _ = try auto.updateCustomer(id: eve.id, changes: [.addTag(tag: "newsletter")])
+    try checkEq(2, good.events.count, "the good listener goes on")
+    try checkEq(UInt64(1), bad.delivered(), "the removed one is not called")
+    goodHandle.unsubscribe()
+}
+
+test("rules: a bad rule is CrmError.Validation with the line and column; nothing changes") {
+    let before = try auto.segments()
+    let e = try crmError("syntax") {
+        _ = try auto.defineSegment(segment: SegmentDefinition(name: "broken", kind: .dynamic, rule: "tag \"vip\" and\n  days_since(purchase) >="))
+    }
+    try check(isValidation(e) && message(e).hasPrefix("rule, line 2, column "), "line and column: \(e)")
+    let unknown = try crmError("unknown field") { _ = try auto.checkRule(rule: "attr.nope = 1") }
+    try check(isValidation(unknown) && message(unknown).contains("nope"), "\(unknown)")
+    try checkEq("count(purchase, 30d) >= 3", try auto.checkRule(rule: "count( purchase , 30d )>=3"), "canonical text")
+    try check(isValidation(try crmError("no rule") {
+        _ = try auto.defineSegment(segment: SegmentDefinition(name: "no rule", kind: .dynamic))
+    }), "a dynamic segment needs a rule")
+    let cycle = try crmError("cycle") {
+        _ = try auto.defineSegment(segment: SegmentDefinition(name: "loop", kind: .dynamic, rule: "segment(\"loop\")"))
+    }
+    try check(isValidation(cycle) && message(cycle).contains("cycle"), "\(cycle)")
+    try check(isValidation(try crmError("payload") {
+        _ = try auto.definePlaybook(playbook: Playbook(name: "p", segment: "vip", actions: [.emit(action: "x", payloadJson: "{not json")]))
+    }), "a payload that is not JSON")
+    try check(isValidation(try crmError("condition") {
+        _ = try auto.definePlaybook(playbook: Playbook(name: "p", segment: "vip", actions: [], condition: "p_alive <"))
+    }), "a bad condition")
+    try check(isNotFound(try crmError("segment") {
+        _ = try auto.definePlaybook(playbook: Playbook(name: "p", segment: "nope", actions: []))
+    }), "no such segment")
+    try check(isConflict(try crmError("in use") { try auto.deleteSegment(name: "vip") }), "the playbook acts on it")
+    try check(isNotFound(try crmError("task") { _ = try auto.completeTask(id: "0190a8e2-7f3c-7000-8000-000000000000") }), "no such task")
+    try checkEq(before, try auto.segments(), "nothing changed")
+    try checkEq(["welcome-vip"], try auto.playbooks().map { $0.name }, "playbooks unchanged")
+}
+
+test("events: poll and ack, at least once across closing and reopening the file") {
+    let first = try auto.pollEvents(consumer: "mailer", limit: 1000)
+    try check(first.count > 10, "\(first.count) events")
+    try checkEq(first, try auto.pollEvents(consumer: "mailer", limit: 1000), "not acknowledged: the same events again")
+    try checkEq(first, try auto.eventsAfter(after: 0, limit: 1000), "the whole outbox")
+    let mid = first[first.count / 2].seq
+    auto = try Crm.open(path: autoPath) // the old object is released (and the database closed) here
+    try checkEq(first, try auto.pollEvents(consumer: "mailer", limit: 1000), "after reopening: still there")
+    try auto.ackEvents(consumer: "mailer", seq: mid)
+    try checkEq(mid, try auto.consumerCursor(consumer: "mailer"), "cursor")
+    auto = try Crm.open(path: autoPath)
+    try checkEq(first.filter { $0.seq > mid }, try auto.pollEvents(consumer: "mailer", limit: 1000), "after the ack and reopening")
+    try checkEq(Array(first.prefix(3)), try auto.pollEvents(consumer: "sync", limit: 3), "consumers are independent")
+    try auto.ackEvents(consumer: "mailer", seq: first[first.count - 1].seq)
+    try checkEq([Event](), try auto.pollEvents(consumer: "mailer"), "all acknowledged")
+    let fay = try auto.createCustomer(customer: person("Fay"))
+    let next = try auto.pollEvents(consumer: "mailer")
+    try checkEq([EventPayload.customerCreated(customer: fay)], next.map { $0.payload }, "the next event")
+    try checkEq(first[first.count - 1].seq + 1, next.first?.seq, "sequence numbers go on")
+    try check(isValidation(try crmError("empty consumer") { try auto.ackEvents(consumer: " ", seq: 1) }), "empty consumer")
+}
+
+test("advanceTo: a time-based segment changes as time passes") {
+    let mem = try Crm.openInMemory()
+    _ = try mem.defineSegment(segment: SegmentDefinition(name: "lapsed", kind: .dynamic,
+                                                         rule: "count(purchase) > 0 and days_since(purchase) >= 90"))
+    let gus = try mem.createCustomer(customer: person("Gus"))
+    let bought = Date().addingTimeInterval(-(89 * 86_400 + 12 * 3_600))
+    _ = try mem.record(interaction: NewInteraction(customerId: gus.id, occurredAt: bought, kind: .purchase(total: usd("20.00"))))
+    try checkEq([String](), try mem.segmentsOf(customerId: gus.id), "day 89: not lapsed")
+    let rows = try mem.memberships(customerId: gus.id)
+    try checkEq(1, rows.count, "one membership row")
+    try checkEq(false, rows[0].member, "not a member")
+    try check(abs((rows[0].nextCheck ?? .distantPast).timeIntervalSince(bought.addingTimeInterval(90 * 86_400))) < 1e-3,
+              "a re-check is scheduled for day 90: \(rows[0])")
+    try checkEq(UInt64(0), try mem.advanceTo(now: Date()), "nothing due yet")
+    try checkEq(UInt64(1), try mem.advanceTo(now: Date().addingTimeInterval(86_400)), "one re-check due")
+    try checkEq(["lapsed"], try mem.segmentsOf(customerId: gus.id), "day 90: lapsed")
+    try checkEq(EventPayload.segmentEntered(segment: "lapsed", version: 1, reason: ["days_since(purchase) >= 90 became true"]),
+                try mem.eventsAfter(after: 0, limit: 100).last?.payload, "the entry, and the predicate that flipped")
+}
+
 test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
     let fitJson = try Json.object(try String(contentsOf: expectedDir.appendingPathComponent("fit.json"), encoding: .utf8))
     let cd = try Crm.open(path: work.appendingPathComponent("cdnow.db").path)

@@ -650,8 +650,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceCrmListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceImportListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent")
+internal open class UniffiVTableCallbackInterfaceCrmListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onEvent`: UniffiCallbackInterfaceCrmListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onEvent`: UniffiCallbackInterfaceCrmListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceCrmListener(`uniffiFree`,`uniffiClone`,`onEvent`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceCrmListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onEvent` = other.`onEvent`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceImportListener(
@@ -700,6 +722,46 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_crmkit_ffi_checksum_func_panic_for_testing(
     ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_add_to_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_advance_to(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_check_rule(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_complete_task(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_create_task(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_define_playbook(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_define_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_delete_playbook(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_delete_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_explain_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_memberships(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_playbooks(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_remove_from_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_segment(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_segment_members(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_segment_sizes(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_segments(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_segments_of(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_tasks(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_verify_segments(
+    ): Int
     external fun uniffi_crmkit_ffi_checksum_method_crm_audit_log(
     ): Int
     external fun uniffi_crmkit_ffi_checksum_method_crm_create_customer(
@@ -746,6 +808,28 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_crmkit_ffi_checksum_method_crm_value_model(
     ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_ack_events(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_add_listener(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_consumer_cursor(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_events_after(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_poll_events(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crmlistener_on_event(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_delivered(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_failures(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_is_active(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_last_failure(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_unsubscribe(
+    ): Int
     external fun uniffi_crmkit_ffi_checksum_method_importlistener_on_progress(
     ): Int
     external fun uniffi_crmkit_ffi_checksum_constructor_crm_open(
@@ -768,6 +852,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "crmkit"))
+        uniffiCallbackInterfaceCrmListener.register(this)
         uniffiCallbackInterfaceImportListener.register(this)
         
     }
@@ -781,6 +866,46 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_crmkit_ffi_fn_constructor_crm_open_in_memory(uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_crmkit_ffi_fn_method_crm_add_to_segment(`ptr`: Long,`name`: RustBuffer.ByValue,`customerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_crmkit_ffi_fn_method_crm_advance_to(`ptr`: Long,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_method_crm_check_rule(`ptr`: Long,`rule`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_complete_task(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_create_task(`ptr`: Long,`customerId`: RustBuffer.ByValue,`title`: RustBuffer.ByValue,`dueInDays`: Int,`assignee`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_define_playbook(`ptr`: Long,`playbook`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_define_segment(`ptr`: Long,`segment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_delete_playbook(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_method_crm_delete_segment(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_method_crm_explain_segment(`ptr`: Long,`name`: RustBuffer.ByValue,`customerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_memberships(`ptr`: Long,`customerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_playbooks(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_remove_from_segment(`ptr`: Long,`name`: RustBuffer.ByValue,`customerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_crmkit_ffi_fn_method_crm_segment(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_segment_members(`ptr`: Long,`name`: RustBuffer.ByValue,`after`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_segment_sizes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_segments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_segments_of(`ptr`: Long,`customerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_tasks(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_verify_segments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_crmkit_ffi_fn_method_crm_audit_log(`ptr`: Long,`customerId`: RustBuffer.ByValue,`after`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_crmkit_ffi_fn_method_crm_create_customer(`ptr`: Long,`customer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -827,6 +952,38 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_crmkit_ffi_fn_method_crm_value_model(`ptr`: Long,`version`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_ack_events(`ptr`: Long,`consumer`: RustBuffer.ByValue,`seq`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_method_crm_add_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_method_crm_consumer_cursor(`ptr`: Long,`consumer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_method_crm_events_after(`ptr`: Long,`after`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_poll_events(`ptr`: Long,`consumer`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_clone_crmlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_free_crmlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_init_callback_vtable_crmlistener(`vtable`: UniffiVTableCallbackInterfaceCrmListener,
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_method_crmlistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_clone_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_free_listenerhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_crmkit_ffi_fn_method_listenerhandle_delivered(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_method_listenerhandle_failures(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_crmkit_ffi_fn_method_listenerhandle_is_active(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_crmkit_ffi_fn_method_listenerhandle_last_failure(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_listenerhandle_unsubscribe(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_crmkit_ffi_fn_clone_importlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_crmkit_ffi_fn_free_importlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1492,6 +1649,124 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface CrmInterface {
     
     /**
+     * Adds a customer to a manual segment (an entry event; its playbooks fire). Returns whether
+     * they were not in it already. Dynamic and snapshot segments are a `Validation` error.
+     */
+    fun `addToSegment`(`name`: kotlin.String, `customerId`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * Re-checks the memberships that time alone can have changed by `now` ("no purchase in
+     * 90 days" becomes true on day 90), writing their enter and exit events and running the
+     * playbooks. Call it from a periodic job (Android WorkManager, iOS background task) with the
+     * current time. Returns how many (customer, segment) pairs it re-checked.
+     */
+    fun `advanceTo`(`now`: java.time.Instant): kotlin.ULong
+    
+    /**
+     * Parses a rule and checks it against the declared fields without defining anything:
+     * returns its canonical text, or throws the `Validation` error `defineSegment` would (with
+     * the line and column). For rule editors in the app.
+     */
+    fun `checkRule`(`rule`: kotlin.String): kotlin.String
+    
+    /**
+     * Marks a task done (a `TaskCompleted` event); completing a done task changes nothing.
+     * `NotFound` for an unknown id.
+     */
+    fun `completeTask`(`id`: kotlin.String): CrmTask
+    
+    /**
+     * Creates a task about a customer by hand (a `TaskCreated` event), due `dueInDays` days
+     * from now.
+     */
+    fun `createTask`(`customerId`: kotlin.String, `title`: kotlin.String, `dueInDays`: kotlin.UInt, `assignee`: kotlin.String? = null): CrmTask
+    
+    /**
+     * Defines (or replaces) a playbook. Its segment must exist (`NotFound`), its condition must
+     * check and its actions must be valid (tags, declared attributes of the right type, JSON
+     * payloads) (`Validation`). It acts on entries from now on, not on current members.
+     */
+    fun `definePlaybook`(`playbook`: Playbook): Playbook
+    
+    /**
+     * Defines a segment, or redefines one of the same name (a changed rule or kind makes a new
+     * version and recomputes its membership, with enter and exit events). A bad rule (syntax,
+     * unknown field or segment, type mismatch, cycle) is a `Validation` error whose message
+     * names the line and column (`rule, line 1, column 12: expected …`), and changes nothing.
+     */
+    fun `defineSegment`(`segment`: SegmentDefinition): Segment
+    
+    /**
+     * Deletes a playbook (its tasks stay).
+     */
+    fun `deletePlaybook`(`name`: kotlin.String)
+    
+    /**
+     * Deletes a segment; its members get an exit event. A `Conflict` while another segment's
+     * rule or a playbook refers to it; `NotFound` if there is no such segment.
+     */
+    fun `deleteSegment`(`name`: kotlin.String)
+    
+    /**
+     * Why a customer is or is not in a segment: each predicate of its rule and whether it
+     * holds now.
+     */
+    fun `explainSegment`(`name`: kotlin.String, `customerId`: kotlin.String): SegmentExplanation
+    
+    /**
+     * A customer's stored membership rows: the segments they are in, and those with a
+     * scheduled re-check.
+     */
+    fun `memberships`(`customerId`: kotlin.String): List<Membership>
+    
+    /**
+     * Every playbook, by name.
+     */
+    fun `playbooks`(): List<Playbook>
+    
+    /**
+     * Removes a customer from a manual segment. Returns whether they were in it.
+     */
+    fun `removeFromSegment`(`name`: kotlin.String, `customerId`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * A segment by name, or `NotFound`.
+     */
+    fun `segment`(`name`: kotlin.String): Segment
+    
+    /**
+     * A page of a segment's members (customer ids, in id order) after the customer id `after`
+     * (`null`: from the start). Pass the last id of a page as `after` to read on.
+     */
+    fun `segmentMembers`(`name`: kotlin.String, `after`: kotlin.String? = null, `limit`: kotlin.UInt = 100u): List<kotlin.String>
+    
+    /**
+     * Each segment with members, and how many.
+     */
+    fun `segmentSizes`(): List<SegmentSize>
+    
+    /**
+     * Every segment, by name.
+     */
+    fun `segments`(): List<Segment>
+    
+    /**
+     * The names of the segments a customer is in.
+     */
+    fun `segmentsOf`(`customerId`: kotlin.String): List<kotlin.String>
+    
+    /**
+     * Tasks matching a query, by due date.
+     */
+    fun `tasks`(`query`: TaskQuery): List<CrmTask>
+    
+    /**
+     * Compares the stored membership of every dynamic segment with a full re-evaluation at the
+     * engine's current time. Empty when they agree (they should: this is a consistency check).
+     */
+    fun `verifySegments`(): List<MembershipDiff>
+    
+    /**
      * Audit entries after `after` (0: from the start), oldest first; one customer's if given.
      */
     fun `auditLog`(`customerId`: kotlin.String? = null, `after`: kotlin.ULong = 0uL, `limit`: kotlin.UInt = 100u): List<AuditEntry>
@@ -1618,6 +1893,35 @@ public interface CrmInterface {
      */
     fun `valueModel`(`version`: kotlin.ULong? = null): ValueModel?
     
+    /**
+     * Acknowledges every event up to and including `seq` for a consumer (after handling them).
+     */
+    fun `ackEvents`(`consumer`: kotlin.String, `seq`: kotlin.ULong)
+    
+    /**
+     * Registers a listener, called with every event from now on, after each write commits
+     * (see `CrmListener`). It stays registered while the returned handle lives.
+     */
+    fun `addListener`(`listener`: CrmListener): ListenerHandle
+    
+    /**
+     * The last event a consumer acknowledged (0: none).
+     */
+    fun `consumerCursor`(`consumer`: kotlin.String): kotlin.ULong
+    
+    /**
+     * Events after the sequence number `after` (0: from the first), oldest first, at most
+     * `limit`. Reads the outbox without moving any consumer's cursor.
+     */
+    fun `eventsAfter`(`after`: kotlin.ULong = 0uL, `limit`: kotlin.UInt = 100u): List<Event>
+    
+    /**
+     * The next events (at most `limit`) that the named consumer has not acknowledged. At least
+     * once: the same events come back, across restarts too, until `ackEvents`. Consumers
+     * (`"mailer"`, `"sync"`...) are independent of each other.
+     */
+    fun `pollEvents`(`consumer`: kotlin.String, `limit`: kotlin.UInt = 100u): List<Event>
+    
     companion object
 }
 
@@ -1729,6 +2033,386 @@ open class Crm: Disposable, AutoCloseable, CrmInterface
             UniffiLib.uniffi_crmkit_ffi_fn_clone_crm(handle, status)
         }
     }
+
+    
+    /**
+     * Adds a customer to a manual segment (an entry event; its playbooks fire). Returns whether
+     * they were not in it already. Dynamic and snapshot segments are a `Validation` error.
+     */
+    @Throws(CrmException::class)override fun `addToSegment`(`name`: kotlin.String, `customerId`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_add_to_segment(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`customerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Re-checks the memberships that time alone can have changed by `now` ("no purchase in
+     * 90 days" becomes true on day 90), writing their enter and exit events and running the
+     * playbooks. Call it from a periodic job (Android WorkManager, iOS background task) with the
+     * current time. Returns how many (customer, segment) pairs it re-checked.
+     */
+    @Throws(CrmException::class)override fun `advanceTo`(`now`: java.time.Instant): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_advance_to(
+        it,
+        
+        FfiConverterTimestamp.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Parses a rule and checks it against the declared fields without defining anything:
+     * returns its canonical text, or throws the `Validation` error `defineSegment` would (with
+     * the line and column). For rule editors in the app.
+     */
+    @Throws(CrmException::class)override fun `checkRule`(`rule`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_check_rule(
+        it,
+        
+        FfiConverterString.lower(`rule`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Marks a task done (a `TaskCompleted` event); completing a done task changes nothing.
+     * `NotFound` for an unknown id.
+     */
+    @Throws(CrmException::class)override fun `completeTask`(`id`: kotlin.String): CrmTask {
+            return FfiConverterTypeCrmTask.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_complete_task(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Creates a task about a customer by hand (a `TaskCreated` event), due `dueInDays` days
+     * from now.
+     */
+    @Throws(CrmException::class)override fun `createTask`(`customerId`: kotlin.String, `title`: kotlin.String, `dueInDays`: kotlin.UInt, `assignee`: kotlin.String?): CrmTask {
+            return FfiConverterTypeCrmTask.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_create_task(
+        it,
+        
+        FfiConverterString.lower(`customerId`),
+        FfiConverterString.lower(`title`),
+        FfiConverterUInt.lower(`dueInDays`),
+        FfiConverterOptionalString.lower(`assignee`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Defines (or replaces) a playbook. Its segment must exist (`NotFound`), its condition must
+     * check and its actions must be valid (tags, declared attributes of the right type, JSON
+     * payloads) (`Validation`). It acts on entries from now on, not on current members.
+     */
+    @Throws(CrmException::class)override fun `definePlaybook`(`playbook`: Playbook): Playbook {
+            return FfiConverterTypePlaybook.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_define_playbook(
+        it,
+        
+        FfiConverterTypePlaybook.lower(`playbook`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Defines a segment, or redefines one of the same name (a changed rule or kind makes a new
+     * version and recomputes its membership, with enter and exit events). A bad rule (syntax,
+     * unknown field or segment, type mismatch, cycle) is a `Validation` error whose message
+     * names the line and column (`rule, line 1, column 12: expected …`), and changes nothing.
+     */
+    @Throws(CrmException::class)override fun `defineSegment`(`segment`: SegmentDefinition): Segment {
+            return FfiConverterTypeSegment.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_define_segment(
+        it,
+        
+        FfiConverterTypeSegmentDefinition.lower(`segment`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes a playbook (its tasks stay).
+     */
+    @Throws(CrmException::class)override fun `deletePlaybook`(`name`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_delete_playbook(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Deletes a segment; its members get an exit event. A `Conflict` while another segment's
+     * rule or a playbook refers to it; `NotFound` if there is no such segment.
+     */
+    @Throws(CrmException::class)override fun `deleteSegment`(`name`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_delete_segment(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Why a customer is or is not in a segment: each predicate of its rule and whether it
+     * holds now.
+     */
+    @Throws(CrmException::class)override fun `explainSegment`(`name`: kotlin.String, `customerId`: kotlin.String): SegmentExplanation {
+            return FfiConverterTypeSegmentExplanation.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_explain_segment(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`customerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A customer's stored membership rows: the segments they are in, and those with a
+     * scheduled re-check.
+     */
+    @Throws(CrmException::class)override fun `memberships`(`customerId`: kotlin.String): List<Membership> {
+            return FfiConverterSequenceTypeMembership.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_memberships(
+        it,
+        
+        FfiConverterString.lower(`customerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every playbook, by name.
+     */
+    @Throws(CrmException::class)override fun `playbooks`(): List<Playbook> {
+            return FfiConverterSequenceTypePlaybook.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_playbooks(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes a customer from a manual segment. Returns whether they were in it.
+     */
+    @Throws(CrmException::class)override fun `removeFromSegment`(`name`: kotlin.String, `customerId`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_remove_from_segment(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`customerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A segment by name, or `NotFound`.
+     */
+    @Throws(CrmException::class)override fun `segment`(`name`: kotlin.String): Segment {
+            return FfiConverterTypeSegment.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_segment(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A page of a segment's members (customer ids, in id order) after the customer id `after`
+     * (`null`: from the start). Pass the last id of a page as `after` to read on.
+     */
+    @Throws(CrmException::class)override fun `segmentMembers`(`name`: kotlin.String, `after`: kotlin.String?, `limit`: kotlin.UInt): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_segment_members(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterOptionalString.lower(`after`),
+        FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Each segment with members, and how many.
+     */
+    @Throws(CrmException::class)override fun `segmentSizes`(): List<SegmentSize> {
+            return FfiConverterSequenceTypeSegmentSize.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_segment_sizes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every segment, by name.
+     */
+    @Throws(CrmException::class)override fun `segments`(): List<Segment> {
+            return FfiConverterSequenceTypeSegment.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_segments(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The names of the segments a customer is in.
+     */
+    @Throws(CrmException::class)override fun `segmentsOf`(`customerId`: kotlin.String): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_segments_of(
+        it,
+        
+        FfiConverterString.lower(`customerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Tasks matching a query, by due date.
+     */
+    @Throws(CrmException::class)override fun `tasks`(`query`: TaskQuery): List<CrmTask> {
+            return FfiConverterSequenceTypeCrmTask.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_tasks(
+        it,
+        
+        FfiConverterTypeTaskQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Compares the stored membership of every dynamic segment with a full re-evaluation at the
+     * engine's current time. Empty when they agree (they should: this is a consistency check).
+     */
+    @Throws(CrmException::class)override fun `verifySegments`(): List<MembershipDiff> {
+            return FfiConverterSequenceTypeMembershipDiff.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_verify_segments(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -2165,6 +2849,101 @@ open class Crm: Disposable, AutoCloseable, CrmInterface
     
 
     
+    /**
+     * Acknowledges every event up to and including `seq` for a consumer (after handling them).
+     */
+    @Throws(CrmException::class)override fun `ackEvents`(`consumer`: kotlin.String, `seq`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_ack_events(
+        it,
+        
+        FfiConverterString.lower(`consumer`),
+        FfiConverterULong.lower(`seq`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Registers a listener, called with every event from now on, after each write commits
+     * (see `CrmListener`). It stays registered while the returned handle lives.
+     */override fun `addListener`(`listener`: CrmListener): ListenerHandle {
+            return FfiConverterTypeListenerHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_add_listener(
+        it,
+        
+        FfiConverterTypeCrmListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The last event a consumer acknowledged (0: none).
+     */
+    @Throws(CrmException::class)override fun `consumerCursor`(`consumer`: kotlin.String): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_consumer_cursor(
+        it,
+        
+        FfiConverterString.lower(`consumer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Events after the sequence number `after` (0: from the first), oldest first, at most
+     * `limit`. Reads the outbox without moving any consumer's cursor.
+     */
+    @Throws(CrmException::class)override fun `eventsAfter`(`after`: kotlin.ULong, `limit`: kotlin.UInt): List<Event> {
+            return FfiConverterSequenceTypeEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_events_after(
+        it,
+        
+        FfiConverterULong.lower(`after`),
+        FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The next events (at most `limit`) that the named consumer has not acknowledged. At least
+     * once: the same events come back, across restarts too, until `ackEvents`. Consumers
+     * (`"mailer"`, `"sync"`...) are independent of each other.
+     */
+    @Throws(CrmException::class)override fun `pollEvents`(`consumer`: kotlin.String, `limit`: kotlin.UInt): List<Event> {
+            return FfiConverterSequenceTypeEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_poll_events(
+        it,
+        
+        FfiConverterString.lower(`consumer`),
+        FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -2227,6 +3006,357 @@ public object FfiConverterTypeCrm: FfiConverter<Crm, Long> {
     override fun allocationSize(value: Crm) = 8UL
 
     override fun write(value: Crm, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Implemented by the app to be told of every event as it happens (Kotlin `CrmListener`, Swift
+ * protocol `CrmListener`); registered with `Crm.addListener`.
+ *
+ * Called after each write commits, on the thread that made the write, before that call
+ * returns: keep it short (hand the event to your own queue or coroutine). Writes from several
+ * threads can call it concurrently. It may call the `Crm` (a write from inside it delivers its
+ * own events to it, nested).
+ *
+ * An exception thrown here (any exception in Kotlin; any `Error` in Swift) does not fail the
+ * write, which has committed, and does not stop the other listeners: it is counted on the
+ * `ListenerHandle` (`failures`, `lastFailure`) and the event is not delivered again. For
+ * delivery that survives crashes and restarts, read the outbox with `pollEvents` / `ackEvents`.
+ */
+public interface CrmListener {
+    
+    /**
+     * An event was committed.
+     */
+    fun `onEvent`(`event`: Event)
+    
+    companion object
+}
+
+/**
+ * Implemented by the app to be told of every event as it happens (Kotlin `CrmListener`, Swift
+ * protocol `CrmListener`); registered with `Crm.addListener`.
+ *
+ * Called after each write commits, on the thread that made the write, before that call
+ * returns: keep it short (hand the event to your own queue or coroutine). Writes from several
+ * threads can call it concurrently. It may call the `Crm` (a write from inside it delivers its
+ * own events to it, nested).
+ *
+ * An exception thrown here (any exception in Kotlin; any `Error` in Swift) does not fail the
+ * write, which has committed, and does not stop the other listeners: it is counted on the
+ * `ListenerHandle` (`failures`, `lastFailure`) and the event is not delivered again. For
+ * delivery that survives crashes and restarts, read the outbox with `pollEvents` / `ackEvents`.
+ */
+open class CrmListenerImpl: Disposable, AutoCloseable, CrmListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_crmkit_ffi_fn_free_crmlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_crmkit_ffi_fn_clone_crmlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * An event was committed.
+     */
+    @Throws(ListenerException::class)override fun `onEvent`(`event`: Event)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(ListenerException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crmlistener_on_event(
+        it,
+        
+        FfiConverterTypeEvent.lower(`event`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceCrmListener {
+    internal object `onEvent`: UniffiCallbackInterfaceCrmListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeCrmListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEvent`(
+                    FfiConverterTypeEvent.lift(`event`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ListenerException -> FfiConverterTypeListenerError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeCrmListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeCrmListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceCrmListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onEvent`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_crmkit_ffi_fn_init_callback_vtable_crmlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCrmListener: FfiConverter<CrmListener, Long> {
+    internal val handleMap = UniffiHandleMap<CrmListener>()
+
+    override fun lower(value: CrmListener): Long {
+        if (value is CrmListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): CrmListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return CrmListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): CrmListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CrmListener) = 8UL
+
+    override fun write(value: CrmListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2563,6 +3693,362 @@ public object FfiConverterTypeImportListener: FfiConverter<ImportListener, Long>
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A registered listener. It stays registered while this handle lives: `unsubscribe()`, or
+ * releasing the handle (Kotlin `close()` / `use {}`, or its garbage collection; Swift: its last
+ * reference going away), removes it. Keep a reference for as long as you want events.
+ */
+public interface ListenerHandleInterface {
+    
+    /**
+     * Events handed to the listener so far, those it threw on included.
+     */
+    fun `delivered`(): kotlin.ULong
+    
+    /**
+     * Events on which the listener threw.
+     */
+    fun `failures`(): kotlin.ULong
+    
+    /**
+     * Whether the listener is still registered.
+     */
+    fun `isActive`(): kotlin.Boolean
+    
+    /**
+     * The last exception the listener threw, as text (`null` if it never threw).
+     */
+    fun `lastFailure`(): kotlin.String?
+    
+    /**
+     * Removes the listener now (it may still be running for an event in flight). Doing it
+     * again does nothing.
+     */
+    fun `unsubscribe`()
+    
+    companion object
+}
+
+/**
+ * A registered listener. It stays registered while this handle lives: `unsubscribe()`, or
+ * releasing the handle (Kotlin `close()` / `use {}`, or its garbage collection; Swift: its last
+ * reference going away), removes it. Keep a reference for as long as you want events.
+ */
+open class ListenerHandle: Disposable, AutoCloseable, ListenerHandleInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_crmkit_ffi_fn_free_listenerhandle(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_crmkit_ffi_fn_clone_listenerhandle(handle, status)
+        }
+    }
+
+    
+    /**
+     * Events handed to the listener so far, those it threw on included.
+     */override fun `delivered`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_listenerhandle_delivered(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Events on which the listener threw.
+     */override fun `failures`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_listenerhandle_failures(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the listener is still registered.
+     */override fun `isActive`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_listenerhandle_is_active(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The last exception the listener threw, as text (`null` if it never threw).
+     */override fun `lastFailure`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_listenerhandle_last_failure(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes the listener now (it may still be running for an event in flight). Doing it
+     * again does nothing.
+     */override fun `unsubscribe`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_listenerhandle_unsubscribe(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeListenerHandle: FfiConverter<ListenerHandle, Long> {
+    override fun lower(value: ListenerHandle): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ListenerHandle {
+        return ListenerHandle(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ListenerHandle {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ListenerHandle) = 8UL
+
+    override fun write(value: ListenerHandle, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * An audit entry: one changed field of a customer.
@@ -2867,6 +4353,112 @@ public object FfiConverterTypeConsentChoice: FfiConverterRustBuffer<ConsentChoic
             FfiConverterString.write(value.`purpose`, buf)
             FfiConverterTypeChannel.write(value.`channel`, buf)
             FfiConverterTypeConsentStatus.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * A piece of work about a customer, created by a playbook or by hand.
+ *
+ * Named `CrmTask`, not `Task`: in Swift a `Task` would shadow the concurrency `Task` in every
+ * file that imports `CrmKit`.
+ */
+data class CrmTask (
+    /**
+     * Its id (a UUID).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * The customer.
+     */
+    val `customerId`: kotlin.String
+    , 
+    /**
+     * What to do.
+     */
+    val `title`: kotlin.String
+    , 
+    /**
+     * When it is due.
+     */
+    val `due`: java.time.Instant
+    , 
+    /**
+     * Who should do it.
+     */
+    val `assignee`: kotlin.String?
+    , 
+    /**
+     * Open or done.
+     */
+    val `status`: TaskStatus
+    , 
+    /**
+     * When created.
+     */
+    val `createdAt`: java.time.Instant
+    , 
+    /**
+     * When completed.
+     */
+    val `completedAt`: java.time.Instant?
+    , 
+    /**
+     * The playbook that created it; `null` for tasks created by hand.
+     */
+    val `playbook`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCrmTask: FfiConverterRustBuffer<CrmTask> {
+    override fun read(buf: ByteBuffer): CrmTask {
+        return CrmTask(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeTaskStatus.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CrmTask) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`customerId`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterTimestamp.allocationSize(value.`due`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterTypeTaskStatus.allocationSize(value.`status`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`completedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`playbook`)
+    )
+
+    override fun write(value: CrmTask, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`customerId`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterTimestamp.write(value.`due`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterTypeTaskStatus.write(value.`status`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`completedAt`, buf)
+            FfiConverterOptionalString.write(value.`playbook`, buf)
     }
 }
 
@@ -3365,6 +4957,80 @@ public object FfiConverterTypeCustomerScore: FfiConverterRustBuffer<CustomerScor
             FfiConverterOptionalDouble.write(value.`clv`, buf)
             FfiConverterTypeRfmScores.write(value.`rfm`, buf)
             FfiConverterString.write(value.`segment`, buf)
+    }
+}
+
+
+
+/**
+ * A stored event.
+ */
+data class Event (
+    /**
+     * 1, 2, 3... in write order, store-wide: pass it to `ackEvents` (or as `after` to
+     * `eventsAfter`).
+     */
+    val `seq`: kotlin.ULong
+    , 
+    /**
+     * When.
+     */
+    val `at`: java.time.Instant
+    , 
+    /**
+     * Whom it is about; `null` for events about no one customer.
+     */
+    val `customerId`: kotlin.String?
+    , 
+    /**
+     * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
+     * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
+     * `task_created`, `task_completed` or `action` (for logs and filters).
+     */
+    val `typeName`: kotlin.String
+    , 
+    /**
+     * What happened.
+     */
+    val `payload`: EventPayload
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEvent: FfiConverterRustBuffer<Event> {
+    override fun read(buf: ByteBuffer): Event {
+        return Event(
+            FfiConverterULong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventPayload.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Event) = (
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterOptionalString.allocationSize(value.`customerId`) +
+            FfiConverterString.allocationSize(value.`typeName`) +
+            FfiConverterTypeEventPayload.allocationSize(value.`payload`)
+    )
+
+    override fun write(value: Event, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterOptionalString.write(value.`customerId`, buf)
+            FfiConverterString.write(value.`typeName`, buf)
+            FfiConverterTypeEventPayload.write(value.`payload`, buf)
     }
 }
 
@@ -4164,6 +5830,149 @@ public object FfiConverterTypeLineItem: FfiConverterRustBuffer<LineItem> {
 
 
 /**
+ * A customer's stored state in one segment: a member, or a non-member with a scheduled
+ * re-check.
+ */
+data class Membership (
+    /**
+     * The segment.
+     */
+    val `segment`: kotlin.String
+    , 
+    /**
+     * The customer.
+     */
+    val `customerId`: kotlin.String
+    , 
+    /**
+     * Whether they are in it.
+     */
+    val `member`: kotlin.Boolean
+    , 
+    /**
+     * When they entered (members) or were last evaluated (others).
+     */
+    val `since`: java.time.Instant
+    , 
+    /**
+     * The segment version that decided.
+     */
+    val `version`: kotlin.ULong
+    , 
+    /**
+     * Which predicates held at the last evaluation (bit `i` = predicate `i` of the rule).
+     */
+    val `leaves`: kotlin.ULong
+    , 
+    /**
+     * When time alone can next change the result (`advanceTo` re-checks it then).
+     */
+    val `nextCheck`: java.time.Instant?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMembership: FfiConverterRustBuffer<Membership> {
+    override fun read(buf: ByteBuffer): Membership {
+        return Membership(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Membership) = (
+            FfiConverterString.allocationSize(value.`segment`) +
+            FfiConverterString.allocationSize(value.`customerId`) +
+            FfiConverterBoolean.allocationSize(value.`member`) +
+            FfiConverterTimestamp.allocationSize(value.`since`) +
+            FfiConverterULong.allocationSize(value.`version`) +
+            FfiConverterULong.allocationSize(value.`leaves`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`nextCheck`)
+    )
+
+    override fun write(value: Membership, buf: ByteBuffer) {
+            FfiConverterString.write(value.`segment`, buf)
+            FfiConverterString.write(value.`customerId`, buf)
+            FfiConverterBoolean.write(value.`member`, buf)
+            FfiConverterTimestamp.write(value.`since`, buf)
+            FfiConverterULong.write(value.`version`, buf)
+            FfiConverterULong.write(value.`leaves`, buf)
+            FfiConverterOptionalTimestamp.write(value.`nextCheck`, buf)
+    }
+}
+
+
+
+/**
+ * What a full re-evaluation found different from the stored membership of a dynamic segment.
+ */
+data class MembershipDiff (
+    /**
+     * The segment.
+     */
+    val `segment`: kotlin.String
+    , 
+    /**
+     * Customers the rule selects who are not stored as members.
+     */
+    val `missing`: List<kotlin.String>
+    , 
+    /**
+     * Stored members the rule does not select.
+     */
+    val `extra`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMembershipDiff: FfiConverterRustBuffer<MembershipDiff> {
+    override fun read(buf: ByteBuffer): MembershipDiff {
+        return MembershipDiff(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MembershipDiff) = (
+            FfiConverterString.allocationSize(value.`segment`) +
+            FfiConverterSequenceString.allocationSize(value.`missing`) +
+            FfiConverterSequenceString.allocationSize(value.`extra`)
+    )
+
+    override fun write(value: MembershipDiff, buf: ByteBuffer) {
+            FfiConverterString.write(value.`segment`, buf)
+            FfiConverterSequenceString.write(value.`missing`, buf)
+            FfiConverterSequenceString.write(value.`extra`, buf)
+    }
+}
+
+
+
+/**
  * A fitted parameter.
  */
 data class ModelParameter (
@@ -4449,6 +6258,125 @@ public object FfiConverterTypeNewInteraction: FfiConverterRustBuffer<NewInteract
 
 
 /**
+ * "When a customer enters `segment` (and `condition` holds), do `actions`." It fires once per
+ * entry: again only after the customer has left the segment and re-entered it.
+ */
+data class Playbook (
+    /**
+     * Unique name.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * The segment whose entries trigger it.
+     */
+    val `segment`: kotlin.String
+    , 
+    /**
+     * What to do, in order.
+     */
+    val `actions`: List<Action>
+    , 
+    /**
+     * Only when this rule (text form) also holds at the entry; `null`: always.
+     */
+    val `condition`: kotlin.String? = null 
+    , 
+    /**
+     * Disabled playbooks do nothing.
+     */
+    val `enabled`: kotlin.Boolean = true 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlaybook: FfiConverterRustBuffer<Playbook> {
+    override fun read(buf: ByteBuffer): Playbook {
+        return Playbook(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeAction.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Playbook) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`segment`) +
+            FfiConverterSequenceTypeAction.allocationSize(value.`actions`) +
+            FfiConverterOptionalString.allocationSize(value.`condition`) +
+            FfiConverterBoolean.allocationSize(value.`enabled`)
+    )
+
+    override fun write(value: Playbook, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`segment`, buf)
+            FfiConverterSequenceTypeAction.write(value.`actions`, buf)
+            FfiConverterOptionalString.write(value.`condition`, buf)
+            FfiConverterBoolean.write(value.`enabled`, buf)
+    }
+}
+
+
+
+/**
+ * One predicate of a rule and whether it holds.
+ */
+data class PredicateCheck (
+    /**
+     * The predicate's text, e.g. `days_since(purchase) >= 90`.
+     */
+    val `predicate`: kotlin.String
+    , 
+    /**
+     * Whether it holds now.
+     */
+    val `holds`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePredicateCheck: FfiConverterRustBuffer<PredicateCheck> {
+    override fun read(buf: ByteBuffer): PredicateCheck {
+        return PredicateCheck(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PredicateCheck) = (
+            FfiConverterString.allocationSize(value.`predicate`) +
+            FfiConverterBoolean.allocationSize(value.`holds`)
+    )
+
+    override fun write(value: PredicateCheck, buf: ByteBuffer) {
+            FfiConverterString.write(value.`predicate`, buf)
+            FfiConverterBoolean.write(value.`holds`, buf)
+    }
+}
+
+
+
+/**
  * Recency, frequency and monetary scores, 1 (worst) to 5 (best).
  */
 data class RfmScores (
@@ -4498,6 +6426,354 @@ public object FfiConverterTypeRfmScores: FfiConverterRustBuffer<RfmScores> {
             FfiConverterUByte.write(value.`recency`, buf)
             FfiConverterUByte.write(value.`frequency`, buf)
             FfiConverterUByte.write(value.`monetary`, buf)
+    }
+}
+
+
+
+/**
+ * The headline numbers of a customer's scores, as carried by `EventPayload.ScoreChanged`.
+ */
+data class ScoreBrief (
+    /**
+     * The model version.
+     */
+    val `modelVersion`: kotlin.ULong
+    , 
+    /**
+     * P(alive).
+     */
+    val `pAlive`: kotlin.Double
+    , 
+    /**
+     * Expected purchases over the model's horizon.
+     */
+    val `expectedPurchases`: kotlin.Double
+    , 
+    /**
+     * CLV; `null` without a spend model.
+     */
+    val `clv`: kotlin.Double?
+    , 
+    /**
+     * The RFM segment's name.
+     */
+    val `segment`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeScoreBrief: FfiConverterRustBuffer<ScoreBrief> {
+    override fun read(buf: ByteBuffer): ScoreBrief {
+        return ScoreBrief(
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ScoreBrief) = (
+            FfiConverterULong.allocationSize(value.`modelVersion`) +
+            FfiConverterDouble.allocationSize(value.`pAlive`) +
+            FfiConverterDouble.allocationSize(value.`expectedPurchases`) +
+            FfiConverterOptionalDouble.allocationSize(value.`clv`) +
+            FfiConverterString.allocationSize(value.`segment`)
+    )
+
+    override fun write(value: ScoreBrief, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`modelVersion`, buf)
+            FfiConverterDouble.write(value.`pAlive`, buf)
+            FfiConverterDouble.write(value.`expectedPurchases`, buf)
+            FfiConverterOptionalDouble.write(value.`clv`, buf)
+            FfiConverterString.write(value.`segment`, buf)
+    }
+}
+
+
+
+/**
+ * A defined segment.
+ */
+data class Segment (
+    /**
+     * Unique name.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * How membership is kept.
+     */
+    val `kind`: SegmentKind
+    , 
+    /**
+     * The rule in its canonical text form; `null` for manual segments.
+     */
+    val `rule`: kotlin.String?
+    , 
+    /**
+     * What it is for.
+     */
+    val `description`: kotlin.String
+    , 
+    /**
+     * 1 when defined, +1 on each edit of the rule or kind.
+     */
+    val `version`: kotlin.ULong
+    , 
+    /**
+     * When first defined.
+     */
+    val `createdAt`: java.time.Instant
+    , 
+    /**
+     * When last edited.
+     */
+    val `updatedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegment: FfiConverterRustBuffer<Segment> {
+    override fun read(buf: ByteBuffer): Segment {
+        return Segment(
+            FfiConverterString.read(buf),
+            FfiConverterTypeSegmentKind.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Segment) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeSegmentKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalString.allocationSize(value.`rule`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterULong.allocationSize(value.`version`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: Segment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeSegmentKind.write(value.`kind`, buf)
+            FfiConverterOptionalString.write(value.`rule`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterULong.write(value.`version`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
+ * A segment to define (or to redefine: a changed rule or kind makes a new version).
+ */
+data class SegmentDefinition (
+    /**
+     * Unique name (1 to 100 letters, digits, spaces, `_ - . : '`).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Manual, dynamic or snapshot.
+     */
+    val `kind`: SegmentKind
+    , 
+    /**
+     * The rule's text form (dynamic and snapshot segments; `null` for manual ones), e.g.
+     * `count(purchase, 90d) = 0 and days_since(purchase) < 365`.
+     */
+    val `rule`: kotlin.String? = null 
+    , 
+    /**
+     * What it is for.
+     */
+    val `description`: kotlin.String = "" 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentDefinition: FfiConverterRustBuffer<SegmentDefinition> {
+    override fun read(buf: ByteBuffer): SegmentDefinition {
+        return SegmentDefinition(
+            FfiConverterString.read(buf),
+            FfiConverterTypeSegmentKind.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SegmentDefinition) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeSegmentKind.allocationSize(value.`kind`) +
+            FfiConverterOptionalString.allocationSize(value.`rule`) +
+            FfiConverterString.allocationSize(value.`description`)
+    )
+
+    override fun write(value: SegmentDefinition, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeSegmentKind.write(value.`kind`, buf)
+            FfiConverterOptionalString.write(value.`rule`, buf)
+            FfiConverterString.write(value.`description`, buf)
+    }
+}
+
+
+
+/**
+ * Why a customer is or is not in a segment.
+ */
+data class SegmentExplanation (
+    /**
+     * The segment.
+     */
+    val `segment`: kotlin.String
+    , 
+    /**
+     * Its version.
+     */
+    val `version`: kotlin.ULong
+    , 
+    /**
+     * The stored membership.
+     */
+    val `member`: kotlin.Boolean
+    , 
+    /**
+     * Whether the rule holds at the engine's current time (manual segments: the stored value).
+     */
+    val `matchesNow`: kotlin.Boolean
+    , 
+    /**
+     * Each predicate of the rule, in order, and whether it holds now (empty for manual segments).
+     */
+    val `predicates`: List<PredicateCheck>
+    , 
+    /**
+     * When time alone can next change the result.
+     */
+    val `nextCheck`: java.time.Instant?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentExplanation: FfiConverterRustBuffer<SegmentExplanation> {
+    override fun read(buf: ByteBuffer): SegmentExplanation {
+        return SegmentExplanation(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypePredicateCheck.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SegmentExplanation) = (
+            FfiConverterString.allocationSize(value.`segment`) +
+            FfiConverterULong.allocationSize(value.`version`) +
+            FfiConverterBoolean.allocationSize(value.`member`) +
+            FfiConverterBoolean.allocationSize(value.`matchesNow`) +
+            FfiConverterSequenceTypePredicateCheck.allocationSize(value.`predicates`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`nextCheck`)
+    )
+
+    override fun write(value: SegmentExplanation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`segment`, buf)
+            FfiConverterULong.write(value.`version`, buf)
+            FfiConverterBoolean.write(value.`member`, buf)
+            FfiConverterBoolean.write(value.`matchesNow`, buf)
+            FfiConverterSequenceTypePredicateCheck.write(value.`predicates`, buf)
+            FfiConverterOptionalTimestamp.write(value.`nextCheck`, buf)
+    }
+}
+
+
+
+/**
+ * A segment and how many members it has.
+ */
+data class SegmentSize (
+    /**
+     * The segment.
+     */
+    val `segment`: kotlin.String
+    , 
+    /**
+     * Its members.
+     */
+    val `members`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentSize: FfiConverterRustBuffer<SegmentSize> {
+    override fun read(buf: ByteBuffer): SegmentSize {
+        return SegmentSize(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SegmentSize) = (
+            FfiConverterString.allocationSize(value.`segment`) +
+            FfiConverterULong.allocationSize(value.`members`)
+    )
+
+    override fun write(value: SegmentSize, buf: ByteBuffer) {
+            FfiConverterString.write(value.`segment`, buf)
+            FfiConverterULong.write(value.`members`, buf)
     }
 }
 
@@ -4561,6 +6837,77 @@ public object FfiConverterTypeStageChange: FfiConverterRustBuffer<StageChange> {
             FfiConverterTypeLifecycleStage.write(value.`to`, buf)
             FfiConverterTimestamp.write(value.`at`, buf)
             FfiConverterString.write(value.`source`, buf)
+    }
+}
+
+
+
+/**
+ * Which tasks to list (ordered by due date, then id). Every filter is optional.
+ */
+data class TaskQuery (
+    /**
+     * Only this customer's.
+     */
+    val `customerId`: kotlin.String? = null 
+    , 
+    /**
+     * Only in this status.
+     */
+    val `status`: TaskStatus? = null 
+    , 
+    /**
+     * Only this assignee's.
+     */
+    val `assignee`: kotlin.String? = null 
+    , 
+    /**
+     * Only those this playbook created.
+     */
+    val `playbook`: kotlin.String? = null 
+    , 
+    /**
+     * At most this many (at least 1).
+     */
+    val `limit`: kotlin.UInt = 100u 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTaskQuery: FfiConverterRustBuffer<TaskQuery> {
+    override fun read(buf: ByteBuffer): TaskQuery {
+        return TaskQuery(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeTaskStatus.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TaskQuery) = (
+            FfiConverterOptionalString.allocationSize(value.`customerId`) +
+            FfiConverterOptionalTypeTaskStatus.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`playbook`) +
+            FfiConverterUInt.allocationSize(value.`limit`)
+    )
+
+    override fun write(value: TaskQuery, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`customerId`, buf)
+            FfiConverterOptionalTypeTaskStatus.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`playbook`, buf)
+            FfiConverterUInt.write(value.`limit`, buf)
     }
 }
 
@@ -4904,6 +7251,222 @@ public object FfiConverterTypeValueOptions: FfiConverterRustBuffer<ValueOptions>
             FfiConverterOptionalString.write(value.`currency`, buf)
     }
 }
+
+
+
+/**
+ * What a playbook does for a customer who enters its segment.
+ */
+sealed class Action {
+    
+    /**
+     * Create a task about the customer (a `TaskCreated` event).
+     */
+    data class CreateTask(
+        /**
+         * Its title.
+         */
+        val `title`: kotlin.String, 
+        /**
+         * Due this many days after the entry.
+         */
+        val `dueInDays`: kotlin.UInt, 
+        /**
+         * Who should do it.
+         */
+        val `assignee`: kotlin.String? = null ) : Action()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Add a tag to the customer.
+     */
+    data class AddTag(
+        /**
+         * The tag.
+         */
+        val `tag`: kotlin.String) : Action()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Remove a tag from the customer.
+     */
+    data class RemoveTag(
+        /**
+         * The tag.
+         */
+        val `tag`: kotlin.String) : Action()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Set a declared custom attribute.
+     */
+    data class SetAttribute(
+        /**
+         * The field.
+         */
+        val `field`: kotlin.String, 
+        /**
+         * The value (of the field's type).
+         */
+        val `value`: dev.crmkit.AttributeValue) : Action()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Emit an `EventPayload.Action` event for the app to act on (send a coupon, a push...).
+     */
+    data class Emit(
+        /**
+         * The action's name.
+         */
+        val `action`: kotlin.String, 
+        /**
+         * Its data, as JSON text (`{"pct": 10}`); `null` for none.
+         */
+        val `payloadJson`: kotlin.String = "null" ) : Action()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAction : FfiConverterRustBuffer<Action>{
+    override fun read(buf: ByteBuffer): Action {
+        return when(buf.getInt()) {
+            1 -> Action.CreateTask(
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterOptionalString.read(buf),
+                )
+            2 -> Action.AddTag(
+                FfiConverterString.read(buf),
+                )
+            3 -> Action.RemoveTag(
+                FfiConverterString.read(buf),
+                )
+            4 -> Action.SetAttribute(
+                FfiConverterString.read(buf),
+                FfiConverterTypeAttributeValue.read(buf),
+                )
+            5 -> Action.Emit(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Action): ULong = when(value) {
+        is Action.CreateTask -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`title`)
+                + FfiConverterUInt.allocationSize(value.`dueInDays`)
+                + FfiConverterOptionalString.allocationSize(value.`assignee`)
+            )
+        }
+        is Action.AddTag -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`tag`)
+            )
+        }
+        is Action.RemoveTag -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`tag`)
+            )
+        }
+        is Action.SetAttribute -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`field`)
+                + FfiConverterTypeAttributeValue.allocationSize(value.`value`)
+            )
+        }
+        is Action.Emit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`action`)
+                + FfiConverterString.allocationSize(value.`payloadJson`)
+            )
+        }
+    }
+
+    override fun write(value: Action, buf: ByteBuffer) {
+        when(value) {
+            is Action.CreateTask -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`title`, buf)
+                FfiConverterUInt.write(value.`dueInDays`, buf)
+                FfiConverterOptionalString.write(value.`assignee`, buf)
+                Unit
+            }
+            is Action.AddTag -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`tag`, buf)
+                Unit
+            }
+            is Action.RemoveTag -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`tag`, buf)
+                Unit
+            }
+            is Action.SetAttribute -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`field`, buf)
+                FfiConverterTypeAttributeValue.write(value.`value`, buf)
+                Unit
+            }
+            is Action.Emit -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`action`, buf)
+                FfiConverterString.write(value.`payloadJson`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
 
 
 
@@ -5937,6 +8500,428 @@ public object FfiConverterTypeDirection: FfiConverterRustBuffer<Direction> {
 
 
 /**
+ * What happened. `Event.typeName` has the same as text (`"segment_entered"`...).
+ */
+sealed class EventPayload {
+    
+    /**
+     * A customer was created.
+     */
+    data class CustomerCreated(
+        /**
+         * The new record.
+         */
+        val `customer`: dev.crmkit.Customer) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A customer was changed.
+     */
+    data class CustomerUpdated(
+        /**
+         * Before.
+         */
+        val `before`: dev.crmkit.Customer, 
+        /**
+         * After.
+         */
+        val `after`: dev.crmkit.Customer) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A customer's lifecycle stage changed.
+     */
+    data class StageChanged(
+        /**
+         * From.
+         */
+        val `from`: dev.crmkit.LifecycleStage, 
+        /**
+         * To.
+         */
+        val `to`: dev.crmkit.LifecycleStage) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An interaction was stored (a duplicate skipped by its idempotency key emits nothing).
+     */
+    data class InteractionRecorded(
+        /**
+         * Its id.
+         */
+        val `interactionId`: kotlin.ULong, 
+        /**
+         * Its kind (`"purchase"`, `"email"`, a custom kind's name...).
+         */
+        val `kind`: kotlin.String, 
+        /**
+         * When it happened.
+         */
+        val `occurredAt`: java.time.Instant, 
+        /**
+         * Its amount (purchases and refunds).
+         */
+        val `amount`: dev.crmkit.Money?) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A customer entered a segment.
+     */
+    data class SegmentEntered(
+        /**
+         * The segment.
+         */
+        val `segment`: kotlin.String, 
+        /**
+         * Its version.
+         */
+        val `version`: kotlin.ULong, 
+        /**
+         * Why: the predicates that changed (or `added by hand`).
+         */
+        val `reason`: List<kotlin.String>) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A customer left a segment.
+     */
+    data class SegmentExited(
+        /**
+         * The segment.
+         */
+        val `segment`: kotlin.String, 
+        /**
+         * Its version.
+         */
+        val `version`: kotlin.ULong, 
+        /**
+         * Why: the predicates that changed (or `removed by hand`, `segment deleted`).
+         */
+        val `reason`: List<kotlin.String>) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A customer's scores changed.
+     */
+    data class ScoreChanged(
+        /**
+         * Before (`null` for the first scores).
+         */
+        val `before`: dev.crmkit.ScoreBrief?, 
+        /**
+         * After.
+         */
+        val `after`: dev.crmkit.ScoreBrief) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A task was created (by a playbook or by hand).
+     */
+    data class TaskCreated(
+        /**
+         * The task.
+         */
+        val `task`: dev.crmkit.CrmTask) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A task was completed.
+     */
+    data class TaskCompleted(
+        /**
+         * The task.
+         */
+        val `task`: dev.crmkit.CrmTask) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A playbook's custom action for the app (`Action.Emit`).
+     */
+    data class Action(
+        /**
+         * The playbook.
+         */
+        val `playbook`: kotlin.String, 
+        /**
+         * The action's name.
+         */
+        val `action`: kotlin.String, 
+        /**
+         * Its data, as JSON text.
+         */
+        val `payloadJson`: kotlin.String) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventPayload : FfiConverterRustBuffer<EventPayload>{
+    override fun read(buf: ByteBuffer): EventPayload {
+        return when(buf.getInt()) {
+            1 -> EventPayload.CustomerCreated(
+                FfiConverterTypeCustomer.read(buf),
+                )
+            2 -> EventPayload.CustomerUpdated(
+                FfiConverterTypeCustomer.read(buf),
+                FfiConverterTypeCustomer.read(buf),
+                )
+            3 -> EventPayload.StageChanged(
+                FfiConverterTypeLifecycleStage.read(buf),
+                FfiConverterTypeLifecycleStage.read(buf),
+                )
+            4 -> EventPayload.InteractionRecorded(
+                FfiConverterULong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterTimestamp.read(buf),
+                FfiConverterOptionalTypeMoney.read(buf),
+                )
+            5 -> EventPayload.SegmentEntered(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            6 -> EventPayload.SegmentExited(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            7 -> EventPayload.ScoreChanged(
+                FfiConverterOptionalTypeScoreBrief.read(buf),
+                FfiConverterTypeScoreBrief.read(buf),
+                )
+            8 -> EventPayload.TaskCreated(
+                FfiConverterTypeCrmTask.read(buf),
+                )
+            9 -> EventPayload.TaskCompleted(
+                FfiConverterTypeCrmTask.read(buf),
+                )
+            10 -> EventPayload.Action(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: EventPayload): ULong = when(value) {
+        is EventPayload.CustomerCreated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCustomer.allocationSize(value.`customer`)
+            )
+        }
+        is EventPayload.CustomerUpdated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCustomer.allocationSize(value.`before`)
+                + FfiConverterTypeCustomer.allocationSize(value.`after`)
+            )
+        }
+        is EventPayload.StageChanged -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeLifecycleStage.allocationSize(value.`from`)
+                + FfiConverterTypeLifecycleStage.allocationSize(value.`to`)
+            )
+        }
+        is EventPayload.InteractionRecorded -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`interactionId`)
+                + FfiConverterString.allocationSize(value.`kind`)
+                + FfiConverterTimestamp.allocationSize(value.`occurredAt`)
+                + FfiConverterOptionalTypeMoney.allocationSize(value.`amount`)
+            )
+        }
+        is EventPayload.SegmentEntered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`segment`)
+                + FfiConverterULong.allocationSize(value.`version`)
+                + FfiConverterSequenceString.allocationSize(value.`reason`)
+            )
+        }
+        is EventPayload.SegmentExited -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`segment`)
+                + FfiConverterULong.allocationSize(value.`version`)
+                + FfiConverterSequenceString.allocationSize(value.`reason`)
+            )
+        }
+        is EventPayload.ScoreChanged -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalTypeScoreBrief.allocationSize(value.`before`)
+                + FfiConverterTypeScoreBrief.allocationSize(value.`after`)
+            )
+        }
+        is EventPayload.TaskCreated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCrmTask.allocationSize(value.`task`)
+            )
+        }
+        is EventPayload.TaskCompleted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCrmTask.allocationSize(value.`task`)
+            )
+        }
+        is EventPayload.Action -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`playbook`)
+                + FfiConverterString.allocationSize(value.`action`)
+                + FfiConverterString.allocationSize(value.`payloadJson`)
+            )
+        }
+    }
+
+    override fun write(value: EventPayload, buf: ByteBuffer) {
+        when(value) {
+            is EventPayload.CustomerCreated -> {
+                buf.putInt(1)
+                FfiConverterTypeCustomer.write(value.`customer`, buf)
+                Unit
+            }
+            is EventPayload.CustomerUpdated -> {
+                buf.putInt(2)
+                FfiConverterTypeCustomer.write(value.`before`, buf)
+                FfiConverterTypeCustomer.write(value.`after`, buf)
+                Unit
+            }
+            is EventPayload.StageChanged -> {
+                buf.putInt(3)
+                FfiConverterTypeLifecycleStage.write(value.`from`, buf)
+                FfiConverterTypeLifecycleStage.write(value.`to`, buf)
+                Unit
+            }
+            is EventPayload.InteractionRecorded -> {
+                buf.putInt(4)
+                FfiConverterULong.write(value.`interactionId`, buf)
+                FfiConverterString.write(value.`kind`, buf)
+                FfiConverterTimestamp.write(value.`occurredAt`, buf)
+                FfiConverterOptionalTypeMoney.write(value.`amount`, buf)
+                Unit
+            }
+            is EventPayload.SegmentEntered -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`segment`, buf)
+                FfiConverterULong.write(value.`version`, buf)
+                FfiConverterSequenceString.write(value.`reason`, buf)
+                Unit
+            }
+            is EventPayload.SegmentExited -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`segment`, buf)
+                FfiConverterULong.write(value.`version`, buf)
+                FfiConverterSequenceString.write(value.`reason`, buf)
+                Unit
+            }
+            is EventPayload.ScoreChanged -> {
+                buf.putInt(7)
+                FfiConverterOptionalTypeScoreBrief.write(value.`before`, buf)
+                FfiConverterTypeScoreBrief.write(value.`after`, buf)
+                Unit
+            }
+            is EventPayload.TaskCreated -> {
+                buf.putInt(8)
+                FfiConverterTypeCrmTask.write(value.`task`, buf)
+                Unit
+            }
+            is EventPayload.TaskCompleted -> {
+                buf.putInt(9)
+                FfiConverterTypeCrmTask.write(value.`task`, buf)
+                Unit
+            }
+            is EventPayload.Action -> {
+                buf.putInt(10)
+                FfiConverterString.write(value.`playbook`, buf)
+                FfiConverterString.write(value.`action`, buf)
+                FfiConverterString.write(value.`payloadJson`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * The type of a custom field.
  */
 
@@ -6784,6 +9769,82 @@ public object FfiConverterTypeLifecycleStage : FfiConverterRustBuffer<LifecycleS
 
 
 
+
+
+/**
+ * What a `CrmListener` may throw (Kotlin `ListenerException`). Any other exception it throws
+ * arrives as `Failed` too, with the exception as text (Kotlin: with its stack trace).
+ *
+ * A listener's own error type rather than `CrmError`: a flat error cannot be read back from the
+ * foreign side, and an exception that is not an error of the method's type would reach Rust as a
+ * panic (which a library built with `panic = "abort"` could not survive).
+ */
+sealed class ListenerException: kotlin.Exception() {
+    
+    /**
+     * The listener failed.
+     */
+    class Failed(
+        
+        /**
+         * Why.
+         */
+        val `reason`: kotlin.String
+        ) : ListenerException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ListenerException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ListenerException = FfiConverterTypeListenerError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeListenerError : FfiConverterRustBuffer<ListenerException> {
+    override fun read(buf: ByteBuffer): ListenerException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ListenerException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ListenerException): ULong {
+        return when(value) {
+            is ListenerException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: ListenerException, buf: ByteBuffer) {
+        when(value) {
+            is ListenerException.Failed -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * The repeat-purchase model to fit.
  */
@@ -6823,6 +9884,97 @@ public object FfiConverterTypePurchaseModel: FfiConverterRustBuffer<PurchaseMode
     override fun allocationSize(value: PurchaseModel) = 4UL
 
     override fun write(value: PurchaseModel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How a segment's membership is kept.
+ */
+
+enum class SegmentKind {
+    
+    /**
+     * A static list: customers are added and removed by hand (`addToSegment`).
+     */
+    MANUAL,
+    /**
+     * A rule, kept current as customers change, interactions arrive, scores are stored and
+     * time passes (`advanceTo`).
+     */
+    DYNAMIC,
+    /**
+     * A rule evaluated once, when defined (again when its rule is edited).
+     */
+    SNAPSHOT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSegmentKind: FfiConverterRustBuffer<SegmentKind> {
+    override fun read(buf: ByteBuffer) = try {
+        SegmentKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SegmentKind) = 4UL
+
+    override fun write(value: SegmentKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whether a task is done.
+ */
+
+enum class TaskStatus {
+    
+    /**
+     * To do.
+     */
+    OPEN,
+    /**
+     * Done.
+     */
+    DONE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTaskStatus: FfiConverterRustBuffer<TaskStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        TaskStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: TaskStatus) = 4UL
+
+    override fun write(value: TaskStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -7123,6 +10275,70 @@ public object FfiConverterOptionalTypeFitSummary: FfiConverterRustBuffer<FitSumm
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeMoney: FfiConverterRustBuffer<Money?> {
+    override fun read(buf: ByteBuffer): Money? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMoney.read(buf)
+    }
+
+    override fun allocationSize(value: Money?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMoney.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Money?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMoney.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeScoreBrief: FfiConverterRustBuffer<ScoreBrief?> {
+    override fun read(buf: ByteBuffer): ScoreBrief? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeScoreBrief.read(buf)
+    }
+
+    override fun allocationSize(value: ScoreBrief?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeScoreBrief.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ScoreBrief?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeScoreBrief.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeValueModel: FfiConverterRustBuffer<ValueModel?> {
     override fun read(buf: ByteBuffer): ValueModel? {
         if (buf.get().toInt() == 0) {
@@ -7241,6 +10457,38 @@ public object FfiConverterOptionalTypePurchaseModel: FfiConverterRustBuffer<Purc
         } else {
             buf.put(1)
             FfiConverterTypePurchaseModel.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTaskStatus: FfiConverterRustBuffer<TaskStatus?> {
+    override fun read(buf: ByteBuffer): TaskStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTaskStatus.read(buf)
+    }
+
+    override fun allocationSize(value: TaskStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTaskStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: TaskStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTaskStatus.write(value, buf)
         }
     }
 }
@@ -7391,6 +10639,34 @@ public object FfiConverterSequenceTypeConsentChoice: FfiConverterRustBuffer<List
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCrmTask: FfiConverterRustBuffer<List<CrmTask>> {
+    override fun read(buf: ByteBuffer): List<CrmTask> {
+        val len = buf.getInt()
+        return List<CrmTask>(len) {
+            FfiConverterTypeCrmTask.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CrmTask>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCrmTask.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CrmTask>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCrmTask.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeCustomer: FfiConverterRustBuffer<List<Customer>> {
     override fun read(buf: ByteBuffer): List<Customer> {
         val len = buf.getInt()
@@ -7465,6 +10741,34 @@ public object FfiConverterSequenceTypeCustomerScore: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCustomerScore.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEvent: FfiConverterRustBuffer<List<Event>> {
+    override fun read(buf: ByteBuffer): List<Event> {
+        val len = buf.getInt()
+        return List<Event>(len) {
+            FfiConverterTypeEvent.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Event>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEvent.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Event>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEvent.write(it, buf)
         }
     }
 }
@@ -7587,6 +10891,62 @@ public object FfiConverterSequenceTypeLineItem: FfiConverterRustBuffer<List<Line
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeMembership: FfiConverterRustBuffer<List<Membership>> {
+    override fun read(buf: ByteBuffer): List<Membership> {
+        val len = buf.getInt()
+        return List<Membership>(len) {
+            FfiConverterTypeMembership.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Membership>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMembership.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Membership>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMembership.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMembershipDiff: FfiConverterRustBuffer<List<MembershipDiff>> {
+    override fun read(buf: ByteBuffer): List<MembershipDiff> {
+        val len = buf.getInt()
+        return List<MembershipDiff>(len) {
+            FfiConverterTypeMembershipDiff.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MembershipDiff>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMembershipDiff.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MembershipDiff>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMembershipDiff.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeModelParameter: FfiConverterRustBuffer<List<ModelParameter>> {
     override fun read(buf: ByteBuffer): List<ModelParameter> {
         val len = buf.getInt()
@@ -7671,6 +11031,118 @@ public object FfiConverterSequenceTypeNewInteraction: FfiConverterRustBuffer<Lis
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePlaybook: FfiConverterRustBuffer<List<Playbook>> {
+    override fun read(buf: ByteBuffer): List<Playbook> {
+        val len = buf.getInt()
+        return List<Playbook>(len) {
+            FfiConverterTypePlaybook.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Playbook>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePlaybook.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Playbook>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePlaybook.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePredicateCheck: FfiConverterRustBuffer<List<PredicateCheck>> {
+    override fun read(buf: ByteBuffer): List<PredicateCheck> {
+        val len = buf.getInt()
+        return List<PredicateCheck>(len) {
+            FfiConverterTypePredicateCheck.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PredicateCheck>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePredicateCheck.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PredicateCheck>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePredicateCheck.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSegment: FfiConverterRustBuffer<List<Segment>> {
+    override fun read(buf: ByteBuffer): List<Segment> {
+        val len = buf.getInt()
+        return List<Segment>(len) {
+            FfiConverterTypeSegment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Segment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSegment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Segment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSegment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSegmentSize: FfiConverterRustBuffer<List<SegmentSize>> {
+    override fun read(buf: ByteBuffer): List<SegmentSize> {
+        val len = buf.getInt()
+        return List<SegmentSize>(len) {
+            FfiConverterTypeSegmentSize.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SegmentSize>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSegmentSize.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SegmentSize>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSegmentSize.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeStageChange: FfiConverterRustBuffer<List<StageChange>> {
     override fun read(buf: ByteBuffer): List<StageChange> {
         val len = buf.getInt()
@@ -7689,6 +11161,34 @@ public object FfiConverterSequenceTypeStageChange: FfiConverterRustBuffer<List<S
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeStageChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAction: FfiConverterRustBuffer<List<Action>> {
+    override fun read(buf: ByteBuffer): List<Action> {
+        val len = buf.getInt()
+        return List<Action>(len) {
+            FfiConverterTypeAction.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Action>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAction.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Action>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAction.write(it, buf)
         }
     }
 }
