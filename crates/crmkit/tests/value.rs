@@ -125,3 +125,13 @@ fn customers_who_first_bought_on_the_as_of_day_are_scored_not_fitted() {
     assert_eq!((s.frequency, s.age), (0.0, 0.0));
     assert!(s.expected_purchases >= 0.0 && s.p_alive == 1.0, "{s:?}");
 }
+
+#[test]
+fn stored_models_read_back_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::open(dir.path().join("crm.db")).unwrap();
+    cdnow_sample(&crm);
+    let report = crm.fit_value(&ValueOptions::new(end_of("1997-09-30"))).unwrap();
+    let (_, stored) = crm.value_models(None).unwrap().unwrap();
+    assert_eq!(stored, report.models, "the JSON round trip must not move a parameter by an ulp");
+}
