@@ -426,7 +426,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 };
                 let written = append_interaction(&tx, insert, seq, &n)?;
                 if let Some(id) = written {
-                    write_event(&tx, crmkit_core::store::interaction_event(id, &n), &mut outcome)?;
+                    write_interaction_event(&tx, id, &n, &mut outcome)?;
                 }
                 outcome.appended.push(written);
             }
@@ -663,6 +663,31 @@ fn write_event(tx: &Connection, e: NewEvent, outcome: &mut BatchOutcome) -> Resu
             e.customer.map(|c| c.to_bytes().to_vec()),
             e.payload.type_name(),
             payload
+        ])
+    })
+    .map_err(db_err("writing an event"))?;
+    outcome.events += 1;
+    outcome.last_event = tx.last_insert_rowid() as u64;
+    Ok(())
+}
+
+/// The `interaction_recorded` event of a written interaction: a reference to the row, which
+/// [`Store::events`] turns back into the payload `interaction_event` describes.
+fn write_interaction_event(
+    tx: &Connection,
+    id: InteractionId,
+    n: &NewInteraction,
+    outcome: &mut BatchOutcome,
+) -> Result<()> {
+    tx.prepare_cached(
+        r#"INSERT INTO "events" ("at", "customer", "type", "interaction")
+           VALUES (?1, ?2, 'interaction_recorded', ?3)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            n.occurred_at.timestamp_micros(),
+            &n.customer.to_bytes()[..],
+            id.0 as i64
         ])
     })
     .map_err(db_err("writing an event"))?;
@@ -1269,29 +1294,72 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    r#"SELECT "seq", "at", "customer", "payload" FROM "events"
-                       WHERE "seq" > ?1 ORDER BY "seq" LIMIT ?2"#,
+                    r#"SELECT e."seq", e."at", e."customer", e."payload",
+                              i."id", c."id", i."occurred_at", i."amount", i."currency", i."kind",
+                              i."detail", i."channel", i."properties", i."idempotency_key"
+                       FROM "events" e
+                       LEFT JOIN "interactions" i ON i."id" = e."interaction"
+                       LEFT JOIN "customers" c ON c."seq" = i."customer"
+                       WHERE e."seq" > ?1 ORDER BY e."seq" LIMIT ?2"#,
                 )
                 .map_err(db_err("reading events"))?;
             let rows = stmt
                 .query_map(params![after as i64, limit.min(i64::MAX as usize) as i64], |r| {
+                    let interaction = match r.get::<_, Option<i64>>(4)? {
+                        Some(id) => Some(InteractionRow {
+                            id,
+                            customer: r.get(5)?,
+                            occurred_at: r.get(6)?,
+                            amount: r.get(7)?,
+                            currency: r.get(8)?,
+                            kind: r.get(9)?,
+                            detail: r.get(10)?,
+                            channel: r.get(11)?,
+                            properties: r.get(12)?,
+                            idempotency_key: r.get(13)?,
+                        }),
+                        None => None,
+                    };
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, i64>(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?,
-                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(3)?,
+                        interaction,
                     ))
                 })
                 .map_err(db_err("reading events"))?;
             let mut out = Vec::new();
             for row in rows {
-                let (seq, at, customer, payload) = row.map_err(db_err("reading events"))?;
+                let (seq, at, customer, payload, interaction) =
+                    row.map_err(db_err("reading events"))?;
+                let payload = match (payload, interaction) {
+                    (Some(json), _) => {
+                        serde_json::from_str(&json).map_err(json_err("decoding an event"))?
+                    }
+                    (None, Some(row)) => {
+                        let i = row.into_interaction()?;
+                        crmkit_core::automation::EventPayload::InteractionRecorded {
+                            interaction: i.id,
+                            kind: i.kind.name().to_owned(),
+                            occurred_at: i.occurred_at,
+                            amount: i.kind.amount().cloned(),
+                        }
+                    }
+                    (None, None) => {
+                        return Err(Error::Storage {
+                            message: format!(
+                                "event {seq} has neither a payload nor an interaction"
+                            ),
+                            source: None,
+                        });
+                    }
+                };
                 out.push(Event {
                     seq: seq as u64,
                     at: micros_to_time(at)?,
                     customer: customer.as_deref().map(id_from_blob).transpose()?,
-                    payload: serde_json::from_str(&payload)
-                        .map_err(json_err("decoding an event"))?,
+                    payload,
                 });
             }
             Ok(out)
