@@ -156,3 +156,8 @@ impl From<crmkit_core::Crm> for Crm {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The rule-language guide's examples (`docs/rules.md`), run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/rules.md")]
+pub struct RulesGuideDoctests;
