@@ -552,3 +552,34 @@ fn the_outbox_reads_cause_before_effect_when_a_playbook_changes_the_customer() {
     let c = crm.customer(c.id).unwrap();
     assert!(c.tags.contains("buyer") && c.revision == 2);
 }
+
+#[test]
+fn the_general_and_fast_paths_agree_on_windows() {
+    use crmkit::rules::{Facts, InteractionFact, Rule, evaluate};
+    let (crm, _clock) = memory_crm();
+    let c = crm.create_customer(NewCustomer::person("A")).unwrap();
+    let facts: Vec<InteractionFact> = [-40i64, -20, -3, 5]
+        .iter()
+        .map(|d| {
+            InteractionFact::of_kind(
+                "purchase",
+                t0() + TimeDelta::days(*d),
+                Some(Money::parse("10", "USD").unwrap()),
+            )
+        })
+        .collect();
+    let none = |_: &str| false;
+    let f =
+        Facts { customer: &c, interactions: &facts, score: None, deciles: None, segments: &none };
+    // `in` goes through the general path, `=` through the fast one.
+    for (general, fast) in [
+        ("count(purchase, 30d) in (2)", "count(purchase, 30d) = 2"),
+        ("sum(purchase, 30d) in (20 USD)", "sum(purchase, 30d) = 20 USD"),
+        ("days_since(purchase) in (3)", "days_since(purchase) = 3"),
+    ] {
+        let g = evaluate(&Rule::parse(general).unwrap(), &f, t0());
+        let q = evaluate(&Rule::parse(fast).unwrap(), &f, t0());
+        assert_eq!((g.matched, g.next_check), (q.matched, q.next_check), "{general} vs {fast}");
+        assert!(g.matched, "{general}");
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -105,16 +105,18 @@ pub struct Deciles {
 }
 
 impl Deciles {
-    /// Ranks from a full set of scores (one model version).
+    /// Ranks the scores of the latest model version among `scores` (older ones are ignored: a
+    /// customer's decile compares them with the scores of the same fit).
     ///
     /// # Examples
     ///
     /// ```
     /// assert_eq!(crmkit_core::rules::Deciles::from_scores(&[]).decile(crmkit_core::rules::Metric::Clv, 1.0), None);
     /// ```
-    pub fn from_scores(scores: &[CustomerScore]) -> Deciles {
+    pub fn from_scores<'a>(scores: impl IntoIterator<Item = &'a CustomerScore> + Clone) -> Deciles {
+        let latest = scores.clone().into_iter().map(|s| s.model_version).max().unwrap_or(0);
         let mut sorted: [Vec<f64>; 4] = Default::default();
-        for s in scores {
+        for s in scores.into_iter().filter(|s| s.model_version == latest) {
             for (i, m) in Metric::ALL.into_iter().enumerate() {
                 if let Some(v) = metric_of(s, m).filter(|v| v.is_finite()) {
                     sorted[i].push(v);
@@ -124,7 +126,7 @@ impl Deciles {
         for v in &mut sorted {
             v.sort_by(f64::total_cmp);
         }
-        Deciles { model_version: scores.first().map_or(0, |s| s.model_version), sorted }
+        Deciles { model_version: latest, sorted }
     }
 
     /// The decile of a value: 1 + ⌊10 · (number of customers with a smaller value) / n⌋, so
@@ -335,11 +337,10 @@ impl CompiledRule {
     pub fn evaluate(&self, facts: &Facts<'_>, now: DateTime<Utc>) -> Evaluation {
         let now_us = now.timestamp_micros();
         let mut next_us = i64::MAX;
-        let mut next_general: Option<DateTime<Utc>> = None;
         let mut bits = 0u64;
         for (i, leaf) in self.leaves.iter().enumerate() {
             let held = match leaf {
-                Leaf::General(p) => predicate(p, facts, now, &mut next_general),
+                Leaf::General(p) => predicate(p, facts, now_us, &mut next_us),
                 fast => fast_leaf(fast, facts, now_us, &mut next_us),
             };
             if held && i < 64 {
@@ -347,12 +348,8 @@ impl CompiledRule {
             }
         }
         let matched = eval_node(&self.root, bits);
-        let mut next_check = next_general;
-        if next_us != i64::MAX
-            && let Some(t) = DateTime::from_timestamp_micros(next_us)
-        {
-            bump(&mut next_check, t);
-        }
+        let next_check =
+            (next_us != i64::MAX).then(|| DateTime::from_timestamp_micros(next_us)).flatten();
         Evaluation { matched, leaves: bits, next_check }
     }
 }
@@ -376,16 +373,12 @@ fn compile(rule: &Rule, leaves: &mut Vec<Leaf>) -> Node {
                             cmp: *cmp,
                             n: f,
                         },
-                        Value::DaysSince { kind } => {
-                            let floor =
-                                n.floor().to_i64().unwrap_or(i64::MAX / 4).clamp(-1, 1 << 40);
-                            Leaf::DaysSince {
-                                kind: kind.as_str().into(),
-                                cmp: *cmp,
-                                n: f,
-                                flips: [floor, floor + 1, floor + 2],
-                            }
-                        }
+                        Value::DaysSince { kind } => Leaf::DaysSince {
+                            kind: kind.as_str().into(),
+                            cmp: *cmp,
+                            n: f,
+                            flips: flip_days(n),
+                        },
                         Value::PAlive => score(ScoreOf::PAlive),
                         Value::ExpectedPurchases => score(ScoreOf::ExpectedPurchases),
                         Value::ExpectedSpend => score(ScoreOf::ExpectedSpend),
@@ -434,48 +427,15 @@ fn fast_leaf(leaf: &Leaf, facts: &Facts<'_>, now_us: i64, next_us: &mut i64) -> 
     match leaf {
         Leaf::Count { kind, window_us, cmp, n } => {
             let mut count = 0u32;
-            for f in facts.interactions {
-                if !kind_matches(kind, &f.kind) {
-                    continue;
-                }
-                let t = f.at_micros;
-                if t > now_us {
-                    *next_us = (*next_us).min(t);
-                    continue;
-                }
-                match window_us {
-                    Some(w) => {
-                        // In the window while now - w < t, that is until t + w.
-                        let leaves = t.saturating_add(*w);
-                        if leaves > now_us {
-                            count += 1;
-                            *next_us = (*next_us).min(leaves);
-                        }
-                    }
-                    None => count += 1,
-                }
-            }
+            for_window(facts, kind, *window_us, now_us, next_us, |_| count += 1);
             cmp_f64(f64::from(count), *cmp, *n)
         }
         Leaf::DaysSince { kind, cmp, n, flips } => {
-            let mut last: Option<i64> = None;
-            for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
-                let t = f.at_micros;
-                if t > now_us {
-                    *next_us = (*next_us).min(t);
-                } else if last.is_none_or(|l| t > l) {
-                    last = Some(t);
-                }
-            }
-            let Some(last) = last else { return cmp_f64(f64::INFINITY, *cmp, *n) };
-            for k in flips {
-                let at = last.saturating_add(k.saturating_mul(DAY_US));
-                if at > now_us {
-                    *next_us = (*next_us).min(at);
-                }
-            }
-            let days = (now_us - last).div_euclid(DAY_US);
-            cmp_f64(days as f64, *cmp, *n)
+            let Some(last) = last_before(facts, kind, now_us, next_us) else {
+                return cmp_f64(f64::INFINITY, *cmp, *n);
+            };
+            schedule_flips(last, flips, now_us, next_us);
+            cmp_f64((now_us - last).div_euclid(DAY_US) as f64, *cmp, *n)
         }
         Leaf::Score { of, cmp, n } => {
             let Some(s) = facts.score else { return false };
@@ -489,26 +449,7 @@ fn fast_leaf(leaf: &Leaf, facts: &Facts<'_>, now_us: i64, next_us: &mut i64) -> 
             v.is_some_and(|x| x.is_finite() && cmp_f64(x, *cmp, *n))
         }
         Leaf::Sum { kind, window_us, cmp, amount, currency } => {
-            let mut total = rust_decimal::Decimal::ZERO;
-            for f in facts.interactions {
-                if !kind_matches(kind, &f.kind) {
-                    continue;
-                }
-                let t = f.at_micros;
-                if t > now_us {
-                    *next_us = (*next_us).min(t);
-                    continue;
-                }
-                let leaves = t.saturating_add(*window_us);
-                if leaves > now_us {
-                    *next_us = (*next_us).min(leaves);
-                    if let Some(m) = &f.amount
-                        && m.currency == *currency
-                    {
-                        total += m.amount;
-                    }
-                }
-            }
+            let total = window_sum(facts, kind, *window_us, *currency, now_us, next_us);
             cmp.holds(total.cmp(amount))
         }
         Leaf::General(_) => false,
@@ -534,43 +475,90 @@ fn kind_matches(want: &str, kind: &str) -> bool {
     want == "any" || want == kind
 }
 
-fn in_window(t: DateTime<Utc>, now: DateTime<Utc>, window_days: Option<u32>) -> bool {
-    t <= now && window_days.is_none_or(|d| t > now - TimeDelta::days(i64::from(d)))
-}
-
-/// Instants after `now` at which the window aggregate changes: a future interaction arriving,
-/// or a past one leaving the window.
-fn window_changes(
-    facts: &Facts<'_>,
+/// Calls `each` for the interactions of `kind` up to `now` still inside the window (all of them
+/// without one), and lowers `next_us` to the next instant that set changes: a future interaction
+/// arriving, or a past one leaving the window (in it while `now - w < t`, so until `t + w`).
+fn for_window<'f>(
+    facts: &Facts<'f>,
     kind: &str,
-    window_days: Option<u32>,
-    now: DateTime<Utc>,
-    next: &mut Option<DateTime<Utc>>,
+    window_us: Option<i64>,
+    now_us: i64,
+    next_us: &mut i64,
+    mut each: impl FnMut(&'f InteractionFact),
 ) {
     for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
-        if f.occurred_at() > now {
-            bump(next, f.occurred_at());
-        } else if let Some(d) = window_days {
-            let leaves = f.occurred_at() + TimeDelta::days(i64::from(d));
-            if leaves > now {
-                bump(next, leaves);
+        let t = f.at_micros;
+        if t > now_us {
+            *next_us = (*next_us).min(t);
+            continue;
+        }
+        match window_us {
+            Some(w) => {
+                let leaves = t.saturating_add(w);
+                if leaves > now_us {
+                    each(f);
+                    *next_us = (*next_us).min(leaves);
+                }
             }
+            None => each(f),
         }
     }
 }
 
-fn bump(next: &mut Option<DateTime<Utc>>, at: DateTime<Utc>) {
-    if next.is_none_or(|n| at < n) {
-        *next = Some(at);
+/// The sum of the amounts in `currency` of the interactions of `kind` in the window.
+fn window_sum(
+    facts: &Facts<'_>,
+    kind: &str,
+    window_us: i64,
+    currency: crate::Currency,
+    now_us: i64,
+    next_us: &mut i64,
+) -> Decimal {
+    let mut total = Decimal::ZERO;
+    for_window(facts, kind, Some(window_us), now_us, next_us, |f| {
+        if let Some(m) = f.amount.as_ref().filter(|m| m.currency == currency) {
+            total += m.amount;
+        }
+    });
+    total
+}
+
+/// The last interaction of `kind` up to `now` (future ones lower `next_us`).
+fn last_before(facts: &Facts<'_>, kind: &str, now_us: i64, next_us: &mut i64) -> Option<i64> {
+    let mut last: Option<i64> = None;
+    for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
+        let t = f.at_micros;
+        if t > now_us {
+            *next_us = (*next_us).min(t);
+        } else if last.is_none_or(|l| t > l) {
+            last = Some(t);
+        }
+    }
+    last
+}
+
+/// The day counts at which `days_since(..) CMP n` can flip: around ⌊n⌋.
+fn flip_days(n: &Decimal) -> [i64; 3] {
+    let floor = n.floor().to_i64().unwrap_or(i64::MAX / 4).clamp(-1, 1 << 40);
+    [floor, floor + 1, floor + 2]
+}
+
+/// Lowers `next_us` to the first of `last + k days` (k in `days`) still to come.
+fn schedule_flips(last: i64, days: &[i64], now_us: i64, next_us: &mut i64) {
+    for k in days {
+        let at = last.saturating_add(k.saturating_mul(DAY_US));
+        if at > now_us {
+            *next_us = (*next_us).min(at);
+        }
     }
 }
 
 fn get<'a>(
     value: &Value,
     facts: &Facts<'a>,
-    now: DateTime<Utc>,
+    now_us: i64,
     literals: &[&Literal],
-    next: &mut Option<DateTime<Utc>>,
+    next_us: &mut i64,
 ) -> Got<'a> {
     let c = facts.customer;
     let score = facts.score;
@@ -589,63 +577,33 @@ fn get<'a>(
             Some(AttributeValue::StringList(v)) => Got::List(v),
         },
         Value::Count { kind, window_days } => {
-            window_changes(facts, kind, *window_days, now, next);
-            let n = facts
-                .interactions
-                .iter()
-                .filter(|f| {
-                    kind_matches(kind, &f.kind) && in_window(f.occurred_at(), now, *window_days)
-                })
-                .count();
-            Got::Num(Decimal::from(n))
+            let window_us = window_days.map(|d| i64::from(d) * DAY_US);
+            let mut count = 0u32;
+            for_window(facts, kind, window_us, now_us, next_us, |_| count += 1);
+            Got::Num(Decimal::from(count))
         }
         Value::Sum { kind, window_days } => {
-            window_changes(facts, kind, Some(*window_days), now, next);
             let Some(currency) = literals.iter().find_map(|l| match l {
                 Literal::Money { currency, .. } => Some(*currency),
                 _ => None,
             }) else {
                 return Got::Absent;
             };
-            let total: Decimal = facts
-                .interactions
-                .iter()
-                .filter(|f| {
-                    kind_matches(kind, &f.kind)
-                        && in_window(f.occurred_at(), now, Some(*window_days))
-                })
-                .filter_map(|f| f.amount.as_ref())
-                .filter(|m| m.currency == currency)
-                .map(|m| m.amount)
-                .sum();
-            Got::Num(total)
+            let window_us = i64::from(*window_days) * DAY_US;
+            Got::Num(window_sum(facts, kind, window_us, currency, now_us, next_us))
         }
-        Value::DaysSince { kind } => {
-            let mut last: Option<DateTime<Utc>> = None;
-            for f in facts.interactions.iter().filter(|f| kind_matches(kind, &f.kind)) {
-                if f.occurred_at() > now {
-                    bump(next, f.occurred_at());
-                } else if last.is_none_or(|l| f.occurred_at() > l) {
-                    last = Some(f.occurred_at());
-                }
-            }
-            let Some(last) = last else { return Got::Days(None) };
-            // The result can only flip when the day count crosses a literal.
-            for l in literals {
-                if let Literal::Number(n) = l {
-                    let floor = n.floor().to_i64().unwrap_or(i64::MAX / 2);
-                    for k in [floor, floor + 1, floor + 2] {
-                        if let Some(at) =
-                            TimeDelta::try_days(k).and_then(|d| last.checked_add_signed(d))
-                            && at > now
-                        {
-                            bump(next, at);
-                        }
+        Value::DaysSince { kind } => match last_before(facts, kind, now_us, next_us) {
+            None => Got::Days(None),
+            Some(last) => {
+                // The result can only flip when the day count crosses a literal.
+                for l in literals {
+                    if let Literal::Number(n) = l {
+                        schedule_flips(last, &flip_days(n), now_us, next_us);
                     }
                 }
+                Got::Days(Some((now_us - last).div_euclid(DAY_US)))
             }
-            Got::Days(Some((now - last).num_days()))
-        }
+        },
         Value::RfmR | Value::RfmF | Value::RfmM => match score {
             Some(s) if s.rfm != [0, 0, 0] => {
                 let i = match value {
@@ -700,33 +658,28 @@ fn order(got: &Got<'_>, lit: &Literal) -> Option<Ordering> {
     }
 }
 
-fn predicate(
-    p: &Predicate,
-    facts: &Facts<'_>,
-    now: DateTime<Utc>,
-    next: &mut Option<DateTime<Utc>>,
-) -> bool {
+fn predicate(p: &Predicate, facts: &Facts<'_>, now_us: i64, next_us: &mut i64) -> bool {
     let c = facts.customer;
     match p {
         Predicate::Compare { value, cmp, literal } => {
-            let got = get(value, facts, now, &[literal], next);
+            let got = get(value, facts, now_us, &[literal], next_us);
             order(&got, literal).is_some_and(|o| cmp.holds(o))
         }
         Predicate::In { value, set } => {
             let lits: Vec<&Literal> = set.iter().collect();
-            let got = get(value, facts, now, &lits, next);
+            let got = get(value, facts, now_us, &lits, next_us);
             set.iter().any(|l| order(&got, l) == Some(Ordering::Equal))
         }
         Predicate::Contains { value, literal } => {
             let Literal::Text(needle) = literal else { return false };
-            match get(value, facts, now, &[literal], next) {
+            match get(value, facts, now_us, &[literal], next_us) {
                 Got::Text(s) => s.to_lowercase().contains(&needle.to_lowercase()),
                 Got::List(v) => v.iter().any(|x| x == needle),
                 _ => false,
             }
         }
         Predicate::IsEmpty(value) | Predicate::IsNotEmpty(value) => {
-            let empty = match get(value, facts, now, &[], next) {
+            let empty = match get(value, facts, now_us, &[], next_us) {
                 Got::Absent => true,
                 Got::Text(s) => s.is_empty(),
                 Got::List(v) => v.is_empty(),
