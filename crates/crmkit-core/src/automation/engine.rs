@@ -325,9 +325,8 @@ impl Crm {
         {
             return Ok(d.clone());
         }
-        let scores: Vec<CustomerScore> =
-            self.store.all_scores()?.into_iter().filter(|s| s.model_version == latest).collect();
-        let mut d = Deciles::from_scores(&scores);
+        let mut d = Deciles::from_scores(&self.store.all_scores()?);
+        // Keyed by the latest model even if it stored no scores, so the cache still hits.
         d.model_version = latest;
         let d = Arc::new(d);
         *cache = Some(d.clone());
@@ -450,11 +449,7 @@ impl Crm {
         let mut all: BTreeMap<CustomerId, CustomerScore> =
             self.store.all_scores()?.into_iter().map(|s| (s.customer, s)).collect();
         all.extend(batch_scores.iter().map(|(k, v)| (*k, v.clone())));
-        let latest = all.values().map(|s| s.model_version).max().unwrap_or(0);
-        let current: Vec<CustomerScore> =
-            all.values().filter(|s| s.model_version == latest).cloned().collect();
-        let mut d = Deciles::from_scores(&current);
-        d.model_version = latest;
+        let d = Deciles::from_scores(all.values());
         for id in all.keys() {
             touches.entry(*id).or_default().deciles_changed = true;
         }
@@ -483,12 +478,7 @@ impl Crm {
         };
         let mut facts = Vec::new();
         if wants(|d| !d.kinds.is_empty()) && !touch.created {
-            facts = self
-                .store
-                .interactions(id, TimeRange::new())?
-                .iter()
-                .map(|i| InteractionFact::new(&i.kind, i.occurred_at))
-                .collect();
+            facts = self.stored_facts(id)?;
         }
         facts.extend(touch.new_facts);
         let score = match batch_scores.get(&id) {
@@ -818,6 +808,34 @@ fn record_evaluation(
         }
     }
     flipped
+}
+
+impl Crm {
+    /// A customer's interactions, as rules see them.
+    fn stored_facts(&self, customer: CustomerId) -> Result<Vec<InteractionFact>> {
+        Ok(self
+            .store
+            .interactions(customer, TimeRange::new())?
+            .iter()
+            .map(|i| InteractionFact::new(&i.kind, i.occurred_at))
+            .collect())
+    }
+
+    /// A customer as stored, as rules see them.
+    fn stored_ctx(&self, customer: CustomerId) -> Result<Ctx> {
+        Ok(Ctx {
+            record: self.store.require_customer(customer)?,
+            facts: self.stored_facts(customer)?,
+            score: self.store.score(customer)?,
+            rows: self
+                .store
+                .memberships(customer)?
+                .into_iter()
+                .map(|m| (m.segment.clone(), m))
+                .collect(),
+            record_changed_by_playbook: false,
+        })
+    }
 }
 
 /// Everyone's facts, read in bulk for full evaluations.
@@ -1274,24 +1292,7 @@ impl Crm {
         let defs = self.definitions()?;
         let mut batch = self.automate(batch, &defs, now, BTreeMap::new())?;
         if entered && defs.playbooks.iter().any(|p| p.segment == segment) {
-            let record = self.store.require_customer(customer)?;
-            let mut ctx = Ctx {
-                facts: self
-                    .store
-                    .interactions(customer, TimeRange::new())?
-                    .iter()
-                    .map(|i| InteractionFact::new(&i.kind, i.occurred_at))
-                    .collect(),
-                score: self.store.score(customer)?,
-                rows: self
-                    .store
-                    .memberships(customer)?
-                    .into_iter()
-                    .map(|m| (m.segment.clone(), m))
-                    .collect(),
-                record,
-                record_changed_by_playbook: false,
-            };
+            let mut ctx = self.stored_ctx(customer)?;
             let mut out = Out::default();
             let deciles = if defs.any_deciles { Some(self.stored_deciles()?) } else { None };
             self.run_playbooks(&defs, segment, &mut ctx, deciles.as_deref(), now, &mut out)?;
@@ -1356,11 +1357,8 @@ impl Crm {
     /// ```
     pub fn explain_segment(&self, name: &str, customer: CustomerId) -> Result<SegmentExplanation> {
         let seg = self.segment(name)?;
-        let record = self.store.require_customer(customer)?;
-        let rows: HashMap<String, Membership> =
-            self.store.memberships(customer)?.into_iter().map(|m| (m.segment.clone(), m)).collect();
-        let stored = rows.get(name).cloned();
-        let member = stored.as_ref().is_some_and(|m| m.member);
+        let ctx = self.stored_ctx(customer)?;
+        let member = ctx.rows.get(name).is_some_and(|m| m.member);
         let Some(rule) = &seg.rule else {
             return Ok(SegmentExplanation {
                 segment: seg.name,
@@ -1370,18 +1368,6 @@ impl Crm {
                 predicates: Vec::new(),
                 next_check: None,
             });
-        };
-        let ctx = Ctx {
-            facts: self
-                .store
-                .interactions(customer, TimeRange::new())?
-                .iter()
-                .map(|i| InteractionFact::new(&i.kind, i.occurred_at))
-                .collect(),
-            score: self.store.score(customer)?,
-            rows,
-            record,
-            record_changed_by_playbook: false,
         };
         let deciles = if rule.deps().deciles { Some(self.stored_deciles()?) } else { None };
         let e = ctx.evaluate(&CompiledRule::new(rule.clone()), deciles.as_deref(), self.now());
@@ -1485,12 +1471,7 @@ impl Crm {
             |f: fn(&RuleDeps) -> bool| defs.segments.iter().any(|c| c.is_dynamic() && f(&c.deps));
         let bulk = self.bulk(used(|d| !d.kinds.is_empty()), used(|d| d.scores))?;
         let deciles = if used(|d| d.deciles) {
-            let latest = bulk.scores.values().map(|s| s.model_version).max().unwrap_or(0);
-            let current: Vec<CustomerScore> =
-                bulk.scores.values().filter(|s| s.model_version == latest).cloned().collect();
-            let mut d = Deciles::from_scores(&current);
-            d.model_version = latest;
-            Some(d)
+            Some(Deciles::from_scores(bulk.scores.values()))
         } else {
             None
         };
