@@ -426,49 +426,18 @@ impl Inner {
                 Undo::Model => {
                     self.models.pop();
                 }
-                Undo::Score(id, previous) => match previous {
-                    Some(p) => {
-                        self.scores.insert(id, *p);
-                    }
-                    None => {
-                        self.scores.remove(&id);
-                    }
-                },
-                Undo::Segment(name, previous) => match previous {
-                    Some(p) => {
-                        self.segments.insert(name, *p);
-                    }
-                    None => {
-                        self.segments.remove(&name);
-                    }
-                },
-                Undo::Playbook(name, previous) => match previous {
-                    Some(p) => {
-                        self.playbooks.insert(name, *p);
-                    }
-                    None => {
-                        self.playbooks.remove(&name);
-                    }
-                },
+                Undo::Score(id, previous) => restore(&mut self.scores, id, previous.map(|p| *p)),
+                Undo::Segment(name, previous) => {
+                    restore(&mut self.segments, name, previous.map(|p| *p))
+                }
+                Undo::Playbook(name, previous) => {
+                    restore(&mut self.playbooks, name, previous.map(|p| *p))
+                }
                 Undo::Membership(key, previous) => {
                     self.set_membership_row(&key, previous.map(|b| *b));
                 }
-                Undo::Cursor(name, previous) => match previous {
-                    Some(p) => {
-                        self.cursors.insert(name, p);
-                    }
-                    None => {
-                        self.cursors.remove(&name);
-                    }
-                },
-                Undo::Task(id, previous) => match previous {
-                    Some(p) => {
-                        self.tasks.insert(id, *p);
-                    }
-                    None => {
-                        self.tasks.remove(&id);
-                    }
-                },
+                Undo::Cursor(name, previous) => restore(&mut self.cursors, name, previous),
+                Undo::Task(id, previous) => restore(&mut self.tasks, id, previous.map(|p| *p)),
                 Undo::Revision(r) => self.automation_revision = r,
             }
         }
@@ -693,5 +662,17 @@ impl Store for MemoryStore {
             customers: inner.customers.len() as u64,
             interactions: inner.interactions.len() as u64,
         })
+    }
+}
+
+/// Puts back what a map held under `key` before a failed batch (`None`: nothing).
+fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, previous: Option<V>) {
+    match previous {
+        Some(v) => {
+            map.insert(key, v);
+        }
+        None => {
+            map.remove(&key);
+        }
     }
 }
