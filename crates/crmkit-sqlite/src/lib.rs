@@ -800,6 +800,23 @@ struct InteractionRow {
 }
 
 impl InteractionRow {
+    /// The row's ten columns, starting at column `at`, in the order the queries select them:
+    /// id, customer id, occurred_at, amount, currency, kind, detail, channel, properties, key.
+    fn read(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<InteractionRow> {
+        Ok(InteractionRow {
+            id: r.get(at)?,
+            customer: r.get(at + 1)?,
+            occurred_at: r.get(at + 2)?,
+            amount: r.get(at + 3)?,
+            currency: r.get(at + 4)?,
+            kind: r.get(at + 5)?,
+            detail: r.get(at + 6)?,
+            channel: r.get(at + 7)?,
+            properties: r.get(at + 8)?,
+            idempotency_key: r.get(at + 9)?,
+        })
+    }
+
     fn into_interaction(self) -> Result<Interaction> {
         let kind = match self.detail {
             Some(detail) => {
@@ -994,18 +1011,7 @@ impl Store for SqliteStore {
                 .map_err(db_err("reading interactions"))?;
             let rows = stmt
                 .query_map(params![&customer.to_bytes()[..], from, to_inclusive], |r| {
-                    Ok(InteractionRow {
-                        id: r.get(0)?,
-                        customer: r.get(1)?,
-                        occurred_at: r.get(2)?,
-                        amount: r.get(3)?,
-                        currency: r.get(4)?,
-                        kind: r.get(5)?,
-                        detail: r.get(6)?,
-                        channel: r.get(7)?,
-                        properties: r.get(8)?,
-                        idempotency_key: r.get(9)?,
-                    })
+                    InteractionRow::read(r, 0)
                 })
                 .map_err(db_err("reading interactions"))?;
             let mut out = Vec::new();
@@ -1306,18 +1312,7 @@ impl Store for SqliteStore {
             let rows = stmt
                 .query_map(params![after as i64, limit.min(i64::MAX as usize) as i64], |r| {
                     let interaction = match r.get::<_, Option<i64>>(4)? {
-                        Some(id) => Some(InteractionRow {
-                            id,
-                            customer: r.get(5)?,
-                            occurred_at: r.get(6)?,
-                            amount: r.get(7)?,
-                            currency: r.get(8)?,
-                            kind: r.get(9)?,
-                            detail: r.get(10)?,
-                            channel: r.get(11)?,
-                            properties: r.get(12)?,
-                            idempotency_key: r.get(13)?,
-                        }),
+                        Some(_) => Some(InteractionRow::read(r, 4)?),
                         None => None,
                     };
                     Ok((
@@ -1418,20 +1413,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err("reading interactions"))?;
             let rows = stmt
-                .query_map(params![after.0 as i64, limit as i64], |r| {
-                    Ok(InteractionRow {
-                        id: r.get(0)?,
-                        customer: r.get(1)?,
-                        occurred_at: r.get(2)?,
-                        amount: r.get(3)?,
-                        currency: r.get(4)?,
-                        kind: r.get(5)?,
-                        detail: r.get(6)?,
-                        channel: r.get(7)?,
-                        properties: r.get(8)?,
-                        idempotency_key: r.get(9)?,
-                    })
-                })
+                .query_map(params![after.0 as i64, limit as i64], |r| InteractionRow::read(r, 0))
                 .map_err(db_err("reading interactions"))?;
             let mut out = Vec::new();
             for row in rows {
