@@ -180,6 +180,11 @@ pub(crate) struct AdvanceArgs {
     to: Option<String>,
 }
 
+/// A segment's member count in `Crm::segment_sizes` (which omits empty segments).
+pub(crate) fn size_of(sizes: &[(String, u64)], segment: &str) -> u64 {
+    sizes.iter().find(|(name, _)| name == segment).map_or(0, |(_, n)| *n)
+}
+
 fn customer_id(crm: &Crm, text: &str) -> Result<CustomerId, crmkit::Error> {
     Ok(crm.lookup(text)?.id)
 }
@@ -191,8 +196,7 @@ pub(crate) fn segment(crm: &Crm, cmd: SegmentCommand) -> CliResult {
             let rule = rule.as_deref().map(crmkit::rules::Rule::parse).transpose()?;
             let s =
                 crm.define_segment(Segment::with_rule(&name, kind, rule).describe(description))?;
-            let size =
-                crm.segment_sizes()?.into_iter().find(|(n, _)| *n == s.name).map_or(0, |(_, n)| n);
+            let size = size_of(&crm.segment_sizes()?, &s.name);
             out!(
                 "segment {} ({}, version {}): {} members",
                 s.name,
@@ -205,7 +209,7 @@ pub(crate) fn segment(crm: &Crm, cmd: SegmentCommand) -> CliResult {
             let sizes = crm.segment_sizes()?;
             out!("{:<24} {:<9} {:>7} {:>10}  rule", "segment", "kind", "version", "members");
             for s in crm.segments()? {
-                let n = sizes.iter().find(|(n, _)| *n == s.name).map_or(0, |(_, n)| *n);
+                let n = size_of(&sizes, &s.name);
                 let rule = s.rule.as_ref().map_or_else(String::new, ToString::to_string);
                 out!(
                     "{:<24} {:<9} {:>7} {:>10}  {}",
@@ -219,8 +223,7 @@ pub(crate) fn segment(crm: &Crm, cmd: SegmentCommand) -> CliResult {
         }
         SegmentCommand::Show { name } => {
             let s = crm.segment(&name)?;
-            let n =
-                crm.segment_sizes()?.into_iter().find(|(n, _)| *n == s.name).map_or(0, |(_, n)| n);
+            let n = size_of(&crm.segment_sizes()?, &s.name);
             out!("segment      {}", s.name);
             out!("kind         {}", s.kind);
             out!("version      {}", s.version);

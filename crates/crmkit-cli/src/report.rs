@@ -144,7 +144,7 @@ fn print_segment_report(crm: &Crm, define_secs: f64) -> CliResult {
     );
     out!("  {:<20} {:>9}  rule", "segment", "members");
     for (name, rule, _) in DEMO_SEGMENTS {
-        let n = sizes.iter().find(|(s, _)| s == name).map_or(0, |(_, n)| *n);
+        let n = crate::automation_cmd::size_of(&sizes, name);
         out!("  {:<20} {:>9}  {}", name, thousands(n), rule);
     }
     let tasks = crm.tasks(&TaskQuery::new().playbook("win-back").limit(usize::MAX))?;
