@@ -75,9 +75,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClvError, Result};
-use crate::fit::{FitInfo, fit_positive};
-use crate::optim::{Objective, Options, minimize};
-use crate::special::{digamma, ln_gamma, log_add_exp};
+use crate::fit::{FitInfo, fit_positive_mean};
+use crate::optim::Objective;
+use crate::special::{digamma, ln_beta_ratio, ln_gamma, ln_poch, log_add_exp};
 
 /// The largest number of opportunities `n` accepted (the likelihood sums over `n − t_x` terms).
 const MAX_PERIODS: f64 = 1.0e6;
@@ -225,55 +225,12 @@ fn per_pattern(
         .collect()
 }
 
-/// `ln Γ(z + h) − ln Γ(z)` for `z > 0`, `z + h > 0`, accurate relative to the result even when
-/// `z` is huge (a boundary fit reaches 7·10¹⁰) or `h` tiny, where the difference of two
-/// `ln Γ` values would cancel: the recurrence `Γ(z+1) = zΓ(z)` lifts both arguments to ≥ 15, then
-/// the difference of Stirling series is taken analytically,
-/// `h ln z + (z+h−½) ln(1 + h/z) − h + S(z+h) − S(z)`.
-pub(crate) fn ln_gamma_shift(z: f64, h: f64) -> f64 {
-    if h == 0.0 {
-        return 0.0;
-    }
-    let mut z = z;
-    let mut acc = 0.0;
-    while z < 15.0 || z + h < 15.0 {
-        // Γ(z+h)/Γ(z) = Γ(z+1+h)/Γ(z+1) · z/(z+h)
-        acc -= (h / z).ln_1p();
-        z += 1.0;
-    }
-    let y = z + h;
-    let series = |x: f64| {
-        let r = 1.0 / x;
-        let r2 = r * r;
-        r * (1.0 / 12.0
-            - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 * (1.0 / 1680.0 - r2 / 1188.0))))
-    };
-    acc + h * z.ln() + (y - 0.5) * (h / z).ln_1p() - h + (series(y) - series(z))
-}
-
-/// `ln B(a+x, b+y) − ln B(a, b)` for `a, b > 0`, `x, y ≥ 0`, stable for any parameters: a sum of
-/// [`ln_gamma_shift`]s, grouped so that the terms are no larger than needed. The plain grouping
-/// `[ln Γ(a+x) − ln Γ(a)] + [ln Γ(b+y) − ln Γ(b)] − [ln Γ(a+b+x+y) − ln Γ(a+b)]` has terms of
-/// size `(x+y) ln(…)`; when `a + x < y` the grouping
-/// `[ln Γ(a+x) − ln Γ(a)] + [ln Γ(a+b) − ln Γ(b)] − [ln Γ(a+b+x+y) − ln Γ(b+y)]` has terms of size
-/// `(a+x) ln(…)` (e.g. the sBG survival `B(α, β+t)/B(α, β)` with small `α` and large `t`), and
-/// symmetrically when `b + y < x`.
-pub(crate) fn ln_beta_ratio(a: f64, b: f64, x: f64, y: f64) -> f64 {
-    if a + x < y {
-        ln_gamma_shift(a, x) + ln_gamma_shift(b, a) - ln_gamma_shift(b + y, a + x)
-    } else if b + y < x {
-        ln_gamma_shift(b, y) + ln_gamma_shift(a, b) - ln_gamma_shift(a + x, b + y)
-    } else {
-        ln_gamma_shift(a, x) + ln_gamma_shift(b, y) - ln_gamma_shift(a + b, x + y)
-    }
-}
-
 /// `Σ_{t=1}^{m} B(γ, d+t)/B(γ, d)`, the expected number of the next `m` opportunities at which a
 /// customer alive now (dropout `θ ~ Beta(γ, d)`) is still alive, extended to real `m ≥ 0` by
 /// `d/(γ−1) · [1 − Γ(γ+d)Γ(1+d+m) / (Γ(1+d)Γ(γ+d+m))]`.
 ///
 /// Whole `m ≤ 1000`: the sum itself (each ratio is `Π_{j<t} (d+j)/(γ+d+j)`), exact for every
-/// `γ` including 1. Otherwise the closed form with the Gamma ratios from [`ln_gamma_shift`]
+/// `γ` including 1. Otherwise the closed form with the Gamma ratios from [`ln_poch`]
 /// (its limit `d (ψ(1+d+m) − ψ(1+d))` at `γ = 1`).
 fn alive_opportunities(gamma: f64, d: f64, m: f64) -> f64 {
     if m.is_nan() || m <= 0.0 {
@@ -294,7 +251,7 @@ fn alive_opportunities(gamma: f64, d: f64, m: f64) -> f64 {
     if eps == 0.0 {
         return d * (digamma(1.0 + d + m) - digamma(1.0 + d));
     }
-    let l = ln_gamma_shift(1.0 + d, eps) - ln_gamma_shift(1.0 + d + m, eps);
+    let l = ln_poch(1.0 + d, eps) - ln_poch(1.0 + d + m, eps);
     (d * (-l.exp_m1()) / eps).max(0.0)
 }
 
@@ -670,193 +627,6 @@ impl Objective for NegLogLik<'_> {
     }
 }
 
-/// [`fit_positive`] on the **mean** negative log-likelihood `neg_ll / customers`, then
-/// [`settle_boundaries`], with the [`FitInfo`] converted back to the total (log-likelihood times
-/// `customers`, standard errors times `1/√customers`).
-///
-/// Why the mean: the shared BFGS starts with the identity as inverse Hessian and clamps trial
-/// points to `±bound` while its Armijo test uses the unclamped step, so with a total over a
-/// million customers (gradient ~10⁵) its first trial lands every coordinate on the bound and is
-/// accepted (a 10⁶-customer sBG cohort "fitted" `α = β = e²⁵`). On the mean the gradient is
-/// O(1) whatever the data size; lifetimes minimises the mean too.
-///
-/// Shared by [`crate::bgbb`], [`crate::gammagamma`] and [`crate::sbg`]; a candidate for
-/// `crate::fit`.
-pub(crate) fn fit_positive_mean(
-    names: &[&str],
-    neg_ll: &dyn Objective,
-    start: &[f64],
-    customers: f64,
-    cells: usize,
-    meaning: &dyn Fn(usize, bool) -> String,
-) -> (Vec<f64>, FitInfo) {
-    let scale = if customers.is_finite() && customers > 0.0 { 1.0 / customers } else { 1.0 };
-    let mean = Scaled { f: neg_ll, scale };
-    let (p, info) = fit_positive(names, &mean, start, customers, cells, meaning);
-    let (p, mut info) = settle_boundaries(names, &mean, p, info, meaning);
-    info.log_likelihood /= scale;
-    info.standard_errors =
-        info.standard_errors.iter().map(|s| s.map(|s| s * scale.sqrt())).collect();
-    (p, info)
-}
-
-/// `f · scale`.
-struct Scaled<'a> {
-    f: &'a dyn Objective,
-    scale: f64,
-}
-
-impl Objective for Scaled<'_> {
-    fn value(&self, x: &[f64]) -> f64 {
-        self.f.value(x) * self.scale
-    }
-
-    fn gradient(&self, x: &[f64], g: &mut [f64]) {
-        self.f.gradient(x, g);
-        g.iter_mut().for_each(|v| *v *= self.scale);
-    }
-}
-
-/// After [`fit_positive`]: a parameter that ran far out (|ln θ| > 7) without reaching the
-/// optimiser's bound may be heading to 0 or ∞ along a flat ridge, where BFGS stops on a small
-/// gradient at some arbitrary large value (e.g. Gamma-Gamma `p → ∞` when each customer's spend
-/// never varies). For each such parameter, farthest first, the fit is redone with it fixed at the
-/// bound (`|ln θ| = 25`); if that is at least as good, the optimum is at the boundary and is
-/// reported as such in [`FitInfo::boundary`] (standard errors `None`, as `fit_positive` does).
-///
-fn settle_boundaries(
-    names: &[&str],
-    neg_ll: &dyn Objective,
-    params: Vec<f64>,
-    info: FitInfo,
-    meaning: &dyn Fn(usize, bool) -> String,
-) -> (Vec<f64>, FitInfo) {
-    if !info.boundary.is_empty() {
-        return (params, info);
-    }
-    let options = Options::default();
-    let n = params.len();
-    let mut x: Vec<f64> = params.iter().map(|p| p.ln()).collect();
-    let mut value = neg_ll.value(&x);
-    let mut fixed: Vec<Option<f64>> = vec![None; n];
-    let mut order: Vec<usize> = (0..n).filter(|&i| x[i].abs() > 7.0).collect();
-    order.sort_by(|a, b| x[*b].abs().total_cmp(&x[*a].abs()));
-    let mut changed = false;
-    let mut iterations = info.iterations;
-    let mut converged = info.converged;
-    for i in order {
-        // Walk the parameter out to the bound in steps of 2 (in log space), re-fitting the others
-        // from the previous step each time (a warm start keeps BFGS on the ridge); give up as
-        // soon as the fit gets worse.
-        let target = options.bound.copysign(x[i]);
-        let mut trial = fixed.clone();
-        let mut at = x.clone();
-        let mut prev = x.clone();
-        let mut v = value;
-        let mut done = converged;
-        let mut worse = false;
-        let mut last_move = 0.0;
-        while at[i] != target && !worse {
-            let next = if (target - at[i]).abs() <= 2.0 {
-                target
-            } else {
-                at[i] + 2.0f64.copysign(target)
-            };
-            let this_move = next - at[i];
-            trial[i] = Some(next);
-            let profile = Profile { f: neg_ll, fixed: &trial };
-            // Start the others where the ridge is heading: linear extrapolation of their last
-            // move, scaled to this move of parameter i.
-            let ratio = if last_move == 0.0 { 0.0 } else { this_move / last_move };
-            let limit = options.bound - 1e-3;
-            let free: Vec<f64> = (0..n)
-                .filter(|j| trial[*j].is_none())
-                .map(|j| (at[j] + ratio * (at[j] - prev[j])).clamp(-limit, limit))
-                .collect();
-            prev = at.clone();
-            last_move = this_move;
-            if free.is_empty() {
-                at = profile.expand(&[]);
-                v = neg_ll.value(&at);
-                done = true;
-            } else {
-                let m = minimize(&profile, &free, &options);
-                iterations += m.iterations;
-                at = profile.expand(&m.x);
-                v = m.value;
-                done = m.converged;
-            }
-            worse = !(v.is_finite() && v <= value + 1e-9 * (1.0 + value.abs()));
-        }
-        if !worse {
-            x = at;
-            value = v;
-            fixed = trial;
-            converged = done;
-            changed = true;
-        }
-    }
-    if !changed {
-        return (params, info);
-    }
-    let boundary = (0..n)
-        .filter(|&i| x[i].abs() >= options.bound - 1e-9)
-        .map(|i| {
-            let to_infinity = x[i] > 0.0;
-            format!(
-                "{} → {}: {}",
-                names[i],
-                if to_infinity { "∞" } else { "0" },
-                meaning(i, to_infinity)
-            )
-        })
-        .collect();
-    let info = FitInfo {
-        standard_errors: vec![None; n],
-        log_likelihood: -value,
-        iterations,
-        converged,
-        boundary,
-        ..info
-    };
-    (x.iter().map(|v| v.exp()).collect(), info)
-}
-
-/// `f` with some coordinates fixed, as a function of the others.
-struct Profile<'a> {
-    f: &'a dyn Objective,
-    fixed: &'a [Option<f64>],
-}
-
-impl Profile<'_> {
-    fn expand(&self, free: &[f64]) -> Vec<f64> {
-        let mut it = free.iter();
-        self.fixed
-            .iter()
-            .map(|fx| fx.unwrap_or_else(|| it.next().copied().unwrap_or(0.0)))
-            .collect()
-    }
-}
-
-impl Objective for Profile<'_> {
-    fn value(&self, x: &[f64]) -> f64 {
-        self.f.value(&self.expand(x))
-    }
-
-    fn gradient(&self, x: &[f64], g: &mut [f64]) {
-        let full = self.expand(x);
-        let mut gf = vec![0.0; full.len()];
-        self.f.gradient(&full, &mut gf);
-        let mut k = 0;
-        for (j, fx) in self.fixed.iter().enumerate() {
-            if fx.is_none() && k < g.len() {
-                g[k] = gf[j];
-                k += 1;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -881,22 +651,5 @@ mod tests {
                 assert!((g[j] - num[j]).abs() < 1e-6 * (1.0 + num[j].abs()), "{x:?} {g:?} {num:?}");
             }
         }
-    }
-
-    #[test]
-    fn ln_gamma_shift_matches_ln_gamma() {
-        for z in [0.01, 0.5, 1.0, 3.7, 14.9, 15.0, 40.0, 1e3, 1e6] {
-            for h in [1e-9, 0.3, 1.0, 2.5, 17.0, 1e4] {
-                let want = ln_gamma(z + h) - ln_gamma(z);
-                let got = ln_gamma_shift(z, h);
-                assert!(
-                    (got - want).abs() < 1e-12 * (1.0 + want.abs() + ln_gamma(z + h).abs()),
-                    "{z} {h}"
-                );
-            }
-        }
-        // Exact small shift: ln Γ(z + 1) − ln Γ(z) = ln z at huge z.
-        assert!((ln_gamma_shift(7e10, 1.0) - 7e10f64.ln()).abs() < 1e-13);
-        assert!((ln_gamma_shift(2.0, -0.5) - (ln_gamma(1.5) - ln_gamma(2.0))).abs() < 1e-14);
     }
 }

@@ -176,19 +176,8 @@ pub trait RepeatPurchaseModel {
     ) -> Result<Vec<f64>> {
         let n = x.len();
         let mut out = vec![0.0; n];
+        let expected = |t: f64| expected_purchases(self, t, x, t_x, big_t);
         for &(upper, lower, weight) in steps {
-            let expected = |t: f64| -> Result<Vec<f64>> {
-                if t == 0.0 {
-                    return Ok(vec![0.0; n]);
-                }
-                let e = self.conditional_expected_purchases(t, x, t_x, big_t)?;
-                if e.len() != n {
-                    return Err(ClvError::LengthMismatch {
-                        message: format!("the model returned {} values for {n} customers", e.len()),
-                    });
-                }
-                Ok(e)
-            };
             let (u, l) = (expected(upper)?, expected(lower)?);
             for j in 0..n {
                 out[j] += weight * (u[j] - l[j]);
@@ -198,69 +187,45 @@ pub trait RepeatPurchaseModel {
     }
 }
 
-impl RepeatPurchaseModel for BgNbd {
-    fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<f64>> {
-        BgNbd::conditional_expected_purchases(self, t, x, t_x, big_t)
-    }
+/// BG/NBD and MBG/NBD (one code in `bgnbd_family`) override every method with their own
+/// one-pass versions.
+macro_rules! bg_family_repeat_purchase_model {
+    ($($model:ty),*) => {$(
+        impl RepeatPurchaseModel for $model {
+            fn conditional_expected_purchases(
+                &self,
+                t: f64,
+                x: &[f64],
+                t_x: &[f64],
+                big_t: &[f64],
+            ) -> Result<Vec<f64>> {
+                <$model>::conditional_expected_purchases(self, t, x, t_x, big_t)
+            }
 
-    fn conditional_expected_purchases_at(
-        &self,
-        ts: &[f64],
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<Vec<f64>>> {
-        BgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
-    }
+            fn conditional_expected_purchases_at(
+                &self,
+                ts: &[f64],
+                x: &[f64],
+                t_x: &[f64],
+                big_t: &[f64],
+            ) -> Result<Vec<Vec<f64>>> {
+                <$model>::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
+            }
 
-    fn discounted_purchases(
-        &self,
-        steps: &[(f64, f64, f64)],
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<f64>> {
-        BgNbd::discounted_purchases(self, steps, x, t_x, big_t)
-    }
+            fn discounted_purchases(
+                &self,
+                steps: &[(f64, f64, f64)],
+                x: &[f64],
+                t_x: &[f64],
+                big_t: &[f64],
+            ) -> Result<Vec<f64>> {
+                <$model>::discounted_purchases(self, steps, x, t_x, big_t)
+            }
+        }
+    )*};
 }
 
-impl RepeatPurchaseModel for MbgNbd {
-    fn conditional_expected_purchases(
-        &self,
-        t: f64,
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<f64>> {
-        MbgNbd::conditional_expected_purchases(self, t, x, t_x, big_t)
-    }
-
-    fn conditional_expected_purchases_at(
-        &self,
-        ts: &[f64],
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<Vec<f64>>> {
-        MbgNbd::conditional_expected_purchases_at(self, ts, x, t_x, big_t)
-    }
-
-    fn discounted_purchases(
-        &self,
-        steps: &[(f64, f64, f64)],
-        x: &[f64],
-        t_x: &[f64],
-        big_t: &[f64],
-    ) -> Result<Vec<f64>> {
-        MbgNbd::discounted_purchases(self, steps, x, t_x, big_t)
-    }
-}
+bg_family_repeat_purchase_model!(BgNbd, MbgNbd);
 
 impl RepeatPurchaseModel for ParetoNbd {
     fn conditional_expected_purchases(
@@ -285,6 +250,32 @@ impl RepeatPurchaseModel for BgBb {
         big_t: &[f64],
     ) -> Result<Vec<f64>> {
         BgBb::conditional_expected_purchases(self, t, x, t_x, big_t)
+    }
+}
+
+/// `E[Y(t)]` from `model`, one value per customer: 0 at `t = 0` by definition, without asking the
+/// model (which still validates the columns wherever it is asked for another `t`).
+fn expected_purchases<M: RepeatPurchaseModel + ?Sized>(
+    model: &M,
+    t: f64,
+    x: &[f64],
+    t_x: &[f64],
+    big_t: &[f64],
+) -> Result<Vec<f64>> {
+    if t == 0.0 {
+        return Ok(vec![0.0; x.len()]);
+    }
+    one_per_customer(model.conditional_expected_purchases(t, x, t_x, big_t)?, x.len())
+}
+
+/// `values` if there is one per customer (`n`), else [`ClvError::LengthMismatch`].
+fn one_per_customer(values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
+    if values.len() == n {
+        Ok(values)
+    } else {
+        Err(ClvError::LengthMismatch {
+            message: format!("the model returned {} values for {n} customers", values.len()),
+        })
     }
 }
 
@@ -421,19 +412,7 @@ pub fn customer_lifetime_value(
             message: format!("{} is not a finite number", spend[i]),
         });
     }
-    let expected = |t: f64| -> Result<Vec<f64>> {
-        if t == 0.0 {
-            // E[Y(0)] = 0 by definition; the model still validates the columns below.
-            return Ok(vec![0.0; n]);
-        }
-        let e = model.conditional_expected_purchases(t, x, t_x, big_t)?;
-        if e.len() != n {
-            return Err(ClvError::LengthMismatch {
-                message: format!("the model returned {} values for {n} customers", e.len()),
-            });
-        }
-        Ok(e)
-    };
+    let expected = |t: f64| expected_purchases(model, t, x, t_x, big_t);
     let mut clv = vec![0.0; n];
     match *discounting {
         Discounting::Discrete { rate_per_period, periods, period_length } => {
@@ -451,15 +430,8 @@ pub fn customer_lifetime_value(
                     (i, i - period_length, 1.0 / (1.0 + rate_per_period).powf(i / period_length))
                 })
                 .collect();
-            let discounted = model.discounted_purchases(&steps, x, t_x, big_t)?;
-            if discounted.len() != n {
-                return Err(ClvError::LengthMismatch {
-                    message: format!(
-                        "the model returned {} values for {n} customers",
-                        discounted.len()
-                    ),
-                });
-            }
+            let discounted =
+                one_per_customer(model.discounted_purchases(&steps, x, t_x, big_t)?, n)?;
             for j in 0..n {
                 clv[j] = spend[j] * discounted[j];
             }

@@ -54,11 +54,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bgbb::{fit_positive_mean, ln_gamma_shift};
 use crate::error::{ClvError, Result};
-use crate::fit::FitInfo;
+use crate::fit::{FitInfo, fit_positive_mean};
 use crate::optim::Objective;
-use crate::special::{digamma, ln_gamma};
+use crate::special::{digamma, ln_gamma, ln_poch};
 
 /// A Gamma-Gamma spend model: transaction values `Gamma(p, ν)`, `ν ~ Gamma(q, v)`.
 ///
@@ -125,8 +124,7 @@ fn check_fit_rows(frequency: &[f64], mean_spend: &[f64]) -> Result<()> {
 fn ln_density(p: f64, q: f64, v: f64, x: f64, z: f64, grad: Option<&mut [f64; 3]>) -> f64 {
     let px = p * x;
     let xz = x * z;
-    let ll =
-        ln_gamma_shift(px, q) - ln_gamma(q) - q * (xz / v).ln_1p() - z.ln() - px * (v / xz).ln_1p();
+    let ll = ln_poch(px, q) - ln_gamma(q) - q * (xz / v).ln_1p() - z.ln() - px * (v / xz).ln_1p();
     if let Some(g) = grad {
         let psi = digamma(px + q);
         g[0] += x * (psi - digamma(px) - (v / xz).ln_1p());

@@ -16,6 +16,7 @@
 
 pub mod bgbb;
 pub mod bgnbd;
+mod bgnbd_family;
 pub mod clv;
 pub mod data;
 pub mod error;

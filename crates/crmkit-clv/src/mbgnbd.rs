@@ -50,10 +50,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bgnbd::Likelihood;
-use crate::bgnbd::{
-    Kind, Variant, check_parameters, conditional, conditional_discounted, conditional_multi,
-    expectation, fit_cells, purchases_pmf,
+use crate::bgnbd_family::{
+    Kind, Likelihood, PARAMETERS, Variant, check_parameters, conditional, conditional_discounted,
+    conditional_multi, expectation, fit_cells, purchases_pmf,
 };
 use crate::data::Cells;
 use crate::error::Result;
@@ -92,7 +91,7 @@ impl MbgNbd {
     /// ```
     /// assert_eq!(crmkit_clv::mbgnbd::MbgNbd::PARAMETERS, ["r", "alpha", "a", "b"]);
     /// ```
-    pub const PARAMETERS: [&'static str; 4] = ["r", "alpha", "a", "b"];
+    pub const PARAMETERS: [&'static str; 4] = PARAMETERS;
 
     /// A model with the given parameters, each of which must be finite and `> 0`
     /// (else [`crate::ClvError::InvalidParameter`]).

@@ -53,15 +53,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bgbb::{fit_positive_mean, ln_beta_ratio};
 use crate::error::{ClvError, Result};
-use crate::fit::FitInfo;
+use crate::fit::{FitInfo, fit_positive_mean};
 use crate::optim::Objective;
-use crate::special::digamma;
-
-/// The most steps of the continued fraction of DERL's `₂F₁` (reached only for discount rates
-/// below ~10⁻¹³ per period).
-const MAX_FRACTION_TERMS: usize = 100_000_000;
+use crate::special::{digamma, hyp2f1_one, ln_beta_ratio};
 
 /// An sBG retention model: churn probability `θ ~ Beta(α, β)` across customers.
 ///
@@ -425,44 +420,6 @@ impl Sbg {
     }
 }
 
-/// `₂F₁(1, b; c; z)` for `0 < b < c`, `c > 1`, `0 < z < 1`, by Gauss's continued fraction
-/// (DLMF 15.7.5 with `(a, b, c) → (b, 0, c − 1)`, where `₂F₁(b, 0; c − 1; z) = 1`):
-/// `₂F₁(1, b; c; z) = 1/(1 − k₁z/(1 − k₂z/(1 − …)))`,
-/// `k_{2i+1} = (b+i)(c−1+i)/((c−1+2i)(c+2i))`, `k_{2i+2} = (i+1)(c−b+i)/((c+2i)(c+2i+1))`,
-/// evaluated by the modified Lentz method. All `k` are positive (a Stieltjes fraction), so the
-/// evaluation is stable; it converges like `ρᵏ` with `ρ = ((1−√(1−z))/(1+√(1−z)))²`, about
-/// `9/√d` steps for `z = 1/(1+d)` (the power series needs about `37/d` terms).
-fn hyp2f1_one(b: f64, c: f64, z: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let mut f = 1.0;
-    let mut cc = f;
-    let mut dd = 0.0;
-    for j in 1..=MAX_FRACTION_TERMS {
-        let i = ((j - 1) / 2) as f64;
-        let k = if j % 2 == 1 {
-            (b + i) * (c - 1.0 + i) / ((c - 1.0 + 2.0 * i) * (c + 2.0 * i))
-        } else {
-            (i + 1.0) * (c - b + i) / ((c + 2.0 * i) * (c + 2.0 * i + 1.0))
-        };
-        let aj = -k * z;
-        dd = 1.0 + aj * dd;
-        if dd.abs() < TINY {
-            dd = TINY;
-        }
-        cc = 1.0 + aj / cc;
-        if cc.abs() < TINY {
-            cc = TINY;
-        }
-        dd = 1.0 / dd;
-        let delta = cc * dd;
-        f *= delta;
-        if (delta - 1.0).abs() < 1e-16 {
-            break;
-        }
-    }
-    1.0 / f
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -481,28 +438,5 @@ mod tests {
                 assert!((g[j] - num[j]).abs() < 1e-6 * (1.0 + num[j].abs()), "{x:?} {g:?} {num:?}");
             }
         }
-    }
-
-    #[test]
-    fn continued_fraction_matches_power_series() {
-        let series = |b: f64, c: f64, z: f64| {
-            let (mut term, mut sum, mut k) = (1.0, 1.0, 0.0);
-            while term > 1e-18 * sum {
-                term *= z * (b + k) / (c + k);
-                sum += term;
-                k += 1.0;
-            }
-            sum
-        };
-        for (b, c) in [(1.5, 2.5), (4.8, 5.5), (0.3, 1.2), (100.0, 100.7), (2.0, 40.0)] {
-            for z in [0.01, 0.5, 0.9, 0.99, 1.0 / 1.0001] {
-                let (cf, ps) = (hyp2f1_one(b, c, z), series(b, c, z));
-                assert!((cf - ps).abs() < 1e-12 * ps, "{b} {c} {z}: {cf} vs {ps}");
-            }
-        }
-        // As z → 1 with α = c − b > 1: ₂F₁(1, b; c; 1) = (c − 1)/(c − b − 1).
-        let (b, c) = (3.0, 5.5);
-        let near = hyp2f1_one(b, c, 1.0 / (1.0 + 1e-12));
-        assert!((near - (c - 1.0) / (c - b - 1.0)).abs() < 1e-8, "{near}");
     }
 }
