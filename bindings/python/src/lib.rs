@@ -25,6 +25,8 @@ mod value;
 #[pymodule]
 fn _crmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DAYS_PER_MONTH", crmkit::clv::summary::DAYS_PER_MONTH)?;
+    m.add("MICROS_PER_DAY", crmkit::clv::summary::MICROS_PER_DAY)?;
     error::register(m)?;
     m.add_class::<crm::PyCrm>()?;
     m.add_class::<crm::NewInteraction>()?;
@@ -58,6 +60,10 @@ fn _crmkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models::BgBb>()?;
     m.add_class::<models::GammaGamma>()?;
     m.add_function(wrap_pyfunction!(models::customer_lifetime_value, m)?)?;
+    m.add_function(wrap_pyfunction!(models::fit_cells, m)?)?;
+    m.add_function(wrap_pyfunction!(models::time_unit_days, m)?)?;
+    m.add_function(wrap_pyfunction!(models::time_units_per_month, m)?)?;
+    m.add_function(wrap_pyfunction!(models::lifetimes_units_per_month, m)?)?;
     m.add_function(wrap_pyfunction!(analytics::summary_columns, m)?)?;
     m.add_function(wrap_pyfunction!(analytics::calibration_holdout_columns, m)?)?;
     m.add_function(wrap_pyfunction!(analytics::quantile_scores, m)?)?;

@@ -15,36 +15,58 @@ use crate::analytics::slice;
 use crate::error::{Failure, invalid, without_gil};
 use crate::value::FitInfo;
 
-/// Cells for a fit; customers with `T = 0` (first purchase on the last day, so nothing
-/// observed: their likelihood is 1) are left out.
+/// Cells for a fit ([`Cells::for_fit`]: customers with `T = 0` are left out).
 fn cells(x: &[f64], t_x: &[f64], t: &[f64], w: Option<&[f64]>) -> Result<Cells, Failure> {
-    let n = x.len();
-    if t_x.len() != n || t.len() != n || w.is_some_and(|w| w.len() != n) {
-        return Err(Failure::Validation(format!(
-            "columns differ in length: frequency {n}, recency {}, T {}",
-            t_x.len(),
-            t.len()
-        )));
-    }
-    let keep: Vec<usize> =
-        (0..n).filter(|&i| !(t[i] == 0.0 && x[i] == 0.0 && t_x[i] == 0.0)).collect();
-    if keep.len() == n {
-        let ones;
-        let w = match w {
-            Some(w) => w,
-            None => {
-                ones = vec![1.0; n];
-                &ones
-            }
-        };
-        return Ok(Cells::from_weighted_columns(x, t_x, t, w)?);
-    }
-    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    let w = match w {
-        Some(w) => pick(w),
-        None => vec![1.0; keep.len()],
-    };
-    Ok(Cells::from_weighted_columns(&pick(x), &pick(t_x), &pick(t), &w)?)
+    Ok(Cells::for_fit(x, t_x, t, w)?)
+}
+
+/// The weighted unique cells a fit is evaluated on, as numpy columns ``(frequency, recency, T,
+/// weight)``: customers with ``T = 0`` carry no information and are left out.
+#[pyfunction]
+#[pyo3(signature = (frequency, recency, t, weights=None))]
+#[allow(clippy::type_complexity)]
+pub(crate) fn fit_cells<'py>(
+    py: Python<'py>,
+    frequency: PyReadonlyArray1<'py, f64>,
+    recency: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    weights: Option<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+)> {
+    let (x, tx, tt) =
+        (slice(&frequency, "frequency")?, slice(&recency, "recency")?, slice(&t, "T")?);
+    let w = weights.as_ref().map(|w| slice(w, "weights")).transpose()?;
+    let c = without_gil(py, move || cells(x, tx, tt, w))?;
+    Ok((
+        c.x.into_pyarray(py),
+        c.t_x.into_pyarray(py),
+        c.t.into_pyarray(py),
+        c.weight.into_pyarray(py),
+    ))
+}
+
+/// The length of a time unit (``D``, ``W``, ``M``, ``Y``, ``day``... or a number of days) in days.
+#[pyfunction]
+pub(crate) fn time_unit_days(time_unit: &str) -> PyResult<f64> {
+    Ok(crate::value::time_unit(time_unit)?.days())
+}
+
+/// How many of a time unit make crmkit's month of :data:`DAYS_PER_MONTH` days: the
+/// ``period_length`` of monthly CLV for a model fitted in that unit.
+#[pyfunction]
+pub(crate) fn time_units_per_month(time_unit: &str) -> PyResult<f64> {
+    Ok(crate::value::time_unit(time_unit)?.per_month())
+}
+
+/// lifetimes' time units per month for the ``freq`` of its ``customer_lifetime_value``
+/// (``W`` 4.345, ``M`` 1, ``D`` 30, ``H`` 720).
+#[pyfunction]
+pub(crate) fn lifetimes_units_per_month(freq: &str) -> PyResult<f64> {
+    Ok(crmkit::clv::clv::lifetimes_units_per_month(freq).map_err(Failure::Clv)?)
 }
 
 macro_rules! continuous_model {
@@ -396,9 +418,18 @@ impl GammaGamma {
         frequency: PyReadonlyArray1<'py, f64>,
         monetary_value: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<(Self, FitInfo)> {
-        let (x, m) = (slice(&frequency, "frequency")?, slice(&monetary_value, "monetary_value")?);
-        let (g, info) = without_gil(py, move || Ok(RGammaGamma::fit(x, m)?))?;
-        Ok((GammaGamma { inner: g }, info.into()))
+        GammaGamma::fit_with(py, &frequency, &monetary_value, RGammaGamma::fit)
+    }
+
+    /// Fits the model on the customers with repeat spend (``frequency > 0``, mean spend > 0) out
+    /// of a whole customer base; the others are left out.
+    #[staticmethod]
+    fn fit_repeat_spenders<'py>(
+        py: Python<'py>,
+        frequency: PyReadonlyArray1<'py, f64>,
+        monetary_value: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<(Self, FitInfo)> {
+        GammaGamma::fit_with(py, &frequency, &monetary_value, RGammaGamma::fit_repeat_spenders)
     }
 
     /// The parameters ``p, q, v``.
@@ -426,10 +457,18 @@ impl GammaGamma {
         frequency: PyReadonlyArray1<'py, f64>,
         monetary_value: PyReadonlyArray1<'py, f64>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (x, m) = (slice(&frequency, "frequency")?, slice(&monetary_value, "monetary_value")?);
-        let g = self.inner;
-        let v = without_gil(py, move || Ok(g.conditional_expected_spend(x, m)?))?;
-        Ok(v.into_pyarray(py))
+        self.spend_with(py, &frequency, &monetary_value, RGammaGamma::conditional_expected_spend)
+    }
+
+    /// Each customer's expected spend per future transaction across a whole customer base: the
+    /// population mean for customers without repeat spend (no repeat purchase, or only free ones).
+    fn expected_spend_per_customer<'py>(
+        &self,
+        py: Python<'py>,
+        frequency: PyReadonlyArray1<'py, f64>,
+        monetary_value: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        self.spend_with(py, &frequency, &monetary_value, RGammaGamma::expected_spend_per_customer)
     }
 
     /// The population mean spend ``p·v/(q−1)``, or ``None`` when ``q ≤ 1``.
@@ -439,6 +478,40 @@ impl GammaGamma {
 
     fn __repr__(&self) -> String {
         format!("GammaGamma(p={}, q={}, v={})", self.inner.p, self.inner.q, self.inner.v)
+    }
+}
+
+/// A Gamma-Gamma fit on `(frequency, mean spend)` columns.
+type SpendFit = fn(&[f64], &[f64]) -> crmkit::clv::Result<(RGammaGamma, crmkit::clv::FitInfo)>;
+
+/// A per-customer prediction of a Gamma-Gamma model from `(frequency, mean spend)` columns.
+type SpendPrediction = fn(&RGammaGamma, &[f64], &[f64]) -> crmkit::clv::Result<Vec<f64>>;
+
+impl GammaGamma {
+    /// A fit (`fit` or `fit_repeat_spenders`) on the columns, without the GIL.
+    fn fit_with<'py>(
+        py: Python<'py>,
+        frequency: &PyReadonlyArray1<'py, f64>,
+        monetary_value: &PyReadonlyArray1<'py, f64>,
+        fit: SpendFit,
+    ) -> PyResult<(Self, FitInfo)> {
+        let (x, m) = (slice(frequency, "frequency")?, slice(monetary_value, "monetary_value")?);
+        let (g, info) = without_gil(py, move || Ok(fit(x, m)?))?;
+        Ok((GammaGamma { inner: g }, info.into()))
+    }
+
+    /// A per-customer spend prediction of the model on the columns, without the GIL.
+    fn spend_with<'py>(
+        &self,
+        py: Python<'py>,
+        frequency: &PyReadonlyArray1<'py, f64>,
+        monetary_value: &PyReadonlyArray1<'py, f64>,
+        spend: SpendPrediction,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (x, m) = (slice(frequency, "frequency")?, slice(monetary_value, "monetary_value")?);
+        let g = self.inner;
+        let v = without_gil(py, move || Ok(spend(&g, x, m)?))?;
+        Ok(v.into_pyarray(py))
     }
 }
 

@@ -8,30 +8,18 @@ use pyo3::types::PyDict;
 use uuid::Uuid;
 
 use crate::convert::{json_to_py, uuid_of};
-use crate::error::{crm_error, invalid};
+use crate::error::{Failure, crm_error, invalid};
 
-/// A time unit: `day`, `week`, `month`, `year` (also `D`, `W`, `M`, `Y`) or a number of days.
+/// A time unit: `day`, `week`, `month`, `year` (also `D`, `W`, `M`, `Y`) or a number of days
+/// (crmkit-clv's `FromStr`).
 pub(crate) fn time_unit(text: &str) -> PyResult<crmkit::clv::summary::TimeUnit> {
-    use crmkit::clv::summary::TimeUnit;
-    match text.trim() {
-        "D" => Ok(TimeUnit::Day),
-        "W" => Ok(TimeUnit::Week),
-        "M" => Ok(TimeUnit::Month),
-        "Y" => Ok(TimeUnit::Year),
-        other => crmkit::valuation::parse_time_unit(other).map_err(|e| crm_error(&e)),
-    }
+    Ok(text.parse().map_err(Failure::Clv)?)
 }
 
-/// The policy for zero and negative amounts: `keep`, `exclude`, `exclude_from_monetary`.
+/// The policy for zero and negative amounts: `keep`, `exclude`, `exclude_from_monetary`
+/// (crmkit-clv's `FromStr`).
 pub(crate) fn non_positive(text: &str) -> PyResult<NonPositiveAmounts> {
-    match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-        "keep" => Ok(NonPositiveAmounts::Keep),
-        "exclude" => Ok(NonPositiveAmounts::Exclude),
-        "exclude_from_monetary" => Ok(NonPositiveAmounts::ExcludeFromMonetary),
-        _ => Err(invalid(format!(
-            "non_positive: {text:?}: expected keep, exclude or exclude_from_monetary"
-        ))),
-    }
+    Ok(text.parse().map_err(Failure::Clv)?)
 }
 
 /// [`ValueOptions`] from the Python arguments.

@@ -18,8 +18,10 @@
 //!   all made at the **end** of the step: `CLV = Σ_{k=1}^{K} m̃ ΔE_k / (1 + d)^k`. There is no
 //!   step 0 and no mid-step discounting. lifetimes' `time` (months), `discount_rate` (monthly)
 //!   and `freq` (the model's time unit) map to `periods = time`, `rate_per_period =
-//!   discount_rate`, `period_length` = [`WEEKS_PER_MONTH`] (4.345, `freq='W'`),
-//!   [`DAYS_PER_MONTH`] (30, `'D'`), [`HOURS_PER_MONTH`] (720, `'H'`) or 1 (`'M'`). The
+//!   discount_rate`, `period_length` = [`LIFETIMES_WEEKS_PER_MONTH`] (4.345, `freq='W'`),
+//!   [`LIFETIMES_DAYS_PER_MONTH`] (30, `'D'`), [`LIFETIMES_HOURS_PER_MONTH`] (720, `'H'`) or 1
+//!   (`'M'`) ([`lifetimes_units_per_month`]); crmkit's own month is
+//!   [`DAYS_PER_MONTH`](crate::summary::DAYS_PER_MONTH) days ([`TimeUnit::per_month`](crate::summary::TimeUnit::per_month)). The
 //!   arithmetic is lifetimes' own (`kL` as `k·L`, the lower bound as `kL − L`, the exponent as
 //!   `kL/L`), so values agree with lifetimes to the last bit given the same `E[Y(t)]`.
 //! - [`Discounting::Continuous`]: a continuously compounded rate `δ`,
@@ -57,36 +59,99 @@ use crate::error::{ClvError, Result};
 use crate::mbgnbd::MbgNbd;
 use crate::paretonbd::ParetoNbd;
 
-/// lifetimes' time units per month for `freq='W'`: 4.345 weeks.
+/// lifetimes' time units per month for `freq='W'` in `customer_lifetime_value`: 4.345 weeks.
+///
+/// lifetimes' own convention, for reproducing its values: a month of 30.415 days, not crmkit's
+/// [`DAYS_PER_MONTH`](crate::summary::DAYS_PER_MONTH) (30.4375 days, 4.348 weeks; see there why
+/// the two are kept apart).
 ///
 /// # Examples
 ///
 /// ```
-/// use crmkit_clv::clv::{Discounting, WEEKS_PER_MONTH};
+/// use crmkit_clv::clv::{Discounting, LIFETIMES_WEEKS_PER_MONTH};
 /// // lifetimes: customer_lifetime_value(model, x, t_x, T, m, time=12, discount_rate=0.01, freq='W')
-/// let d = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: WEEKS_PER_MONTH };
-/// assert_eq!(WEEKS_PER_MONTH, 4.345);
+/// let d = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: LIFETIMES_WEEKS_PER_MONTH };
+/// assert_eq!(LIFETIMES_WEEKS_PER_MONTH, 4.345);
 /// # let _ = d;
 /// ```
-pub const WEEKS_PER_MONTH: f64 = 4.345;
+pub const LIFETIMES_WEEKS_PER_MONTH: f64 = 4.345;
 
-/// lifetimes' time units per month for `freq='D'`: 30 days.
+/// lifetimes' time units per month for `freq='D'` in `customer_lifetime_value`: 30 days.
+///
+/// lifetimes' own convention, for reproducing its values; crmkit's month is
+/// [`DAYS_PER_MONTH`](crate::summary::DAYS_PER_MONTH) (30.4375 days; see there why the two are
+/// kept apart).
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(crmkit_clv::clv::DAYS_PER_MONTH, 30.0);
+/// use crmkit_clv::clv::LIFETIMES_DAYS_PER_MONTH;
+/// assert_eq!(LIFETIMES_DAYS_PER_MONTH, 30.0);
+/// assert!(LIFETIMES_DAYS_PER_MONTH < crmkit_clv::summary::DAYS_PER_MONTH);
 /// ```
-pub const DAYS_PER_MONTH: f64 = 30.0;
+pub const LIFETIMES_DAYS_PER_MONTH: f64 = 30.0;
 
-/// lifetimes' time units per month for `freq='H'`: 720 hours.
+/// lifetimes' time units per month for `freq='H'` in `customer_lifetime_value`: 720 hours
+/// (30 days).
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(crmkit_clv::clv::HOURS_PER_MONTH, 720.0);
+/// assert_eq!(crmkit_clv::clv::LIFETIMES_HOURS_PER_MONTH, 24.0 * crmkit_clv::clv::LIFETIMES_DAYS_PER_MONTH);
 /// ```
-pub const HOURS_PER_MONTH: f64 = 720.0;
+pub const LIFETIMES_HOURS_PER_MONTH: f64 = 720.0;
+
+/// The former name of [`LIFETIMES_WEEKS_PER_MONTH`].
+///
+/// # Examples
+///
+/// ```
+/// #![allow(deprecated)]
+/// assert_eq!(crmkit_clv::clv::LIFETIMES_WEEKS_PER_MONTH, crmkit_clv::clv::LIFETIMES_WEEKS_PER_MONTH);
+/// ```
+#[deprecated(note = "renamed LIFETIMES_WEEKS_PER_MONTH: lifetimes' month, not crmkit's \
+                     (crmkit_clv::summary::DAYS_PER_MONTH)")]
+pub const WEEKS_PER_MONTH: f64 = LIFETIMES_WEEKS_PER_MONTH;
+
+/// The former name of [`LIFETIMES_HOURS_PER_MONTH`].
+///
+/// # Examples
+///
+/// ```
+/// #![allow(deprecated)]
+/// assert_eq!(crmkit_clv::clv::HOURS_PER_MONTH, crmkit_clv::clv::LIFETIMES_HOURS_PER_MONTH);
+/// ```
+#[deprecated(note = "renamed LIFETIMES_HOURS_PER_MONTH: lifetimes' month, not crmkit's \
+                     (crmkit_clv::summary::DAYS_PER_MONTH)")]
+pub const HOURS_PER_MONTH: f64 = LIFETIMES_HOURS_PER_MONTH;
+
+/// lifetimes' `factor` in `customer_lifetime_value`: the model time units per month for its
+/// `freq` argument — [`LIFETIMES_WEEKS_PER_MONTH`] for `"W"`, 1 for `"M"`,
+/// [`LIFETIMES_DAYS_PER_MONTH`] for `"D"`, [`LIFETIMES_HOURS_PER_MONTH`] for `"H"` — the
+/// `period_length` of [`Discounting::Discrete`] that reproduces lifetimes. Any other `freq` is
+/// [`ClvError::InvalidParameter`].
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::clv::{lifetimes_units_per_month, LIFETIMES_DAYS_PER_MONTH};
+/// assert_eq!(lifetimes_units_per_month("D")?, LIFETIMES_DAYS_PER_MONTH);
+/// assert_eq!(lifetimes_units_per_month("M")?, 1.0);
+/// assert!(lifetimes_units_per_month("Y").is_err());
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+pub fn lifetimes_units_per_month(freq: &str) -> Result<f64> {
+    match freq {
+        "W" => Ok(LIFETIMES_WEEKS_PER_MONTH),
+        "M" => Ok(1.0),
+        "D" => Ok(LIFETIMES_DAYS_PER_MONTH),
+        "H" => Ok(LIFETIMES_HOURS_PER_MONTH),
+        _ => Err(invalid(
+            "freq",
+            format!("{freq:?}: lifetimes' customer_lifetime_value takes 'W', 'M', 'D' or 'H'"),
+        )),
+    }
+}
 
 /// A model of repeat purchases that predicts each customer's expected number of transactions in
 /// the next `t` time units, `E[Y(t) | x, t_x, T]`, from her frequency `x`, recency `t_x` and age
@@ -285,13 +350,13 @@ fn one_per_customer(values: Vec<f64>, n: usize) -> Result<Vec<f64>> {
 /// # Examples
 ///
 /// ```
-/// use crmkit_clv::clv::{Discounting, WEEKS_PER_MONTH};
+/// use crmkit_clv::clv::{Discounting, LIFETIMES_WEEKS_PER_MONTH};
 /// // lifetimes' default for a model fitted in weeks: 12 months at 1 % a month.
-/// let monthly = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: WEEKS_PER_MONTH };
+/// let monthly = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: LIFETIMES_WEEKS_PER_MONTH };
 /// // The same year, continuously at the equivalent rate ln(1.01) per month.
 /// let continuous = Discounting::Continuous {
-///     rate: 1.01f64.ln() / WEEKS_PER_MONTH,
-///     horizon: 12.0 * WEEKS_PER_MONTH,
+///     rate: 1.01f64.ln() / LIFETIMES_WEEKS_PER_MONTH,
+///     horizon: 12.0 * LIFETIMES_WEEKS_PER_MONTH,
 ///     steps: 52,
 /// };
 /// assert_ne!(monthly, continuous);
@@ -306,7 +371,7 @@ pub enum Discounting {
         rate_per_period: f64,
         /// Number of steps (e.g. months); 0 gives a value of 0.
         periods: u32,
-        /// Model time units per step (e.g. [`WEEKS_PER_MONTH`]), finite and > 0.
+        /// Model time units per step (e.g. [`LIFETIMES_WEEKS_PER_MONTH`]), finite and > 0.
         period_length: f64,
     },
     /// Continuous rate δ over `horizon`: `∫₀^horizon e^{−δt} dE[Y(t)]`, on `steps` equal steps
@@ -375,12 +440,12 @@ impl Discounting {
 ///
 /// ```
 /// use crmkit_clv::bgnbd::BgNbd;
-/// use crmkit_clv::clv::{customer_lifetime_value, Discounting, WEEKS_PER_MONTH};
+/// use crmkit_clv::clv::{customer_lifetime_value, Discounting, LIFETIMES_WEEKS_PER_MONTH};
 /// use crmkit_clv::gammagamma::GammaGamma;
 /// // CDNOW (weeks): BG/NBD for the transactions, Gamma-Gamma for the spend.
 /// let bgnbd = BgNbd::new(0.243, 4.414, 0.793, 2.426)?;
 /// let spend = GammaGamma::new(6.25, 3.74, 15.44)?.conditional_expected_spend(&[2.0], &[22.35])?;
-/// let year = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: WEEKS_PER_MONTH };
+/// let year = Discounting::Discrete { rate_per_period: 0.01, periods: 12, period_length: LIFETIMES_WEEKS_PER_MONTH };
 /// let clv = customer_lifetime_value(&bgnbd, &spend, &[2.0], &[30.43], &[38.86], &year)?;
 /// assert!((clv[0] - 36.3).abs() < 0.1); // lifetimes: 36.28
 /// # Ok::<(), crmkit_clv::ClvError>(())

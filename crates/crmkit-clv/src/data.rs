@@ -160,6 +160,62 @@ impl Cells {
         Ok(cells)
     }
 
+    /// The cells to fit a model on: [`Cells::from_weighted_columns`] (every weight 1 when
+    /// `weight` is `None`), leaving out the customers observed for no time at all: `T = 0` (so
+    /// `x = t_x = 0`), whose first purchase is at the very end of observation. Their likelihood
+    /// is 1 whatever the parameters, so they carry no information, and a fit would count them as
+    /// customers. Every other row is checked as usual; when no customer is left the error is
+    /// [`ClvError::NoData`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::Cells;
+    /// let (x, t_x, t) = ([0.0, 2.0, 0.0], [0.0, 5.0, 0.0], [10.0, 12.0, 0.0]);
+    /// let cells = Cells::for_fit(&x, &t_x, &t, None)?;
+    /// assert_eq!((cells.len(), cells.total_weight()), (2, 2.0));
+    /// assert!(Cells::from_columns(&x, &t_x, &t).is_err()); // T = 0 is not a cell
+    /// assert!(matches!(Cells::for_fit(&[0.0], &[0.0], &[0.0], None), Err(crmkit_clv::ClvError::NoData(_))));
+    /// let err = Cells::for_fit(&[0.0, 1.0], &[0.0, 5.0], &[0.0, 4.0], None).unwrap_err();
+    /// assert!(err.to_string().contains("recency at row 1"));
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn for_fit(
+        frequency: &[f64],
+        recency: &[f64],
+        t: &[f64],
+        weight: Option<&[f64]>,
+    ) -> Result<Cells> {
+        let n = frequency.len();
+        let ones;
+        let weight = match weight {
+            Some(w) => w,
+            None => {
+                ones = vec![1.0; n];
+                &ones
+            }
+        };
+        let unobserved = |i: usize| t[i] == 0.0 && frequency[i] == 0.0 && recency[i] == 0.0;
+        if recency.len() != n || t.len() != n || weight.len() != n || !(0..n).any(unobserved) {
+            return Cells::from_weighted_columns(frequency, recency, t, weight);
+        }
+        let keep: Vec<usize> = (0..n).filter(|&i| !unobserved(i)).collect();
+        if keep.is_empty() {
+            return Err(ClvError::NoData(
+                "every customer has T = 0 (first purchase at the end of observation)".into(),
+            ));
+        }
+        let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        // Errors name the row of the input, not of the rows kept.
+        Cells::from_weighted_columns(&pick(frequency), &pick(recency), &pick(t), &pick(weight))
+            .map_err(|e| match e {
+                ClvError::InvalidInput { column, index, message } => {
+                    ClvError::InvalidInput { column, index: keep[index], message }
+                }
+                other => other,
+            })
+    }
+
     /// Number of cells.
     ///
     /// # Examples

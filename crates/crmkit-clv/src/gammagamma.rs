@@ -37,7 +37,9 @@
 //!
 //! **Callers filter**: only customers with `x ≥ 1` and `z̄ > 0` carry information about spend; the
 //! fit rejects `x = 0` rows (and non-positive spend) with an error naming the row instead of
-//! silently dropping them.
+//! silently dropping them. For a whole customer base (a [`crate::summary::Summary`]),
+//! [`repeat_spenders`] is that filter, [`GammaGamma::fit_repeat_spenders`] the fit on it, and
+//! [`GammaGamma::expected_spend_per_customer`] values the others at the population mean.
 //!
 //! # Examples
 //!
@@ -115,6 +117,34 @@ fn check_fit_rows(frequency: &[f64], mean_spend: &[f64]) -> Result<()> {
         return Err(ClvError::NoData("no customers with repeat transactions".into()));
     }
     Ok(())
+}
+
+/// Whether a customer's summary tells anything about their spend: at least one repeat
+/// transaction (`x > 0`) with a positive mean spend (`z̄ > 0`); NaN tells nothing.
+fn has_repeat_spend(frequency: f64, mean_spend: f64) -> bool {
+    frequency > 0.0 && mean_spend > 0.0
+}
+
+/// The customers the spend model is fitted on, out of a whole customer base: the `frequency`
+/// and `mean_spend` of those with repeat spend (`x > 0` and `z̄ > 0`), in their order. The others
+/// (no repeat purchase, or only free ones) tell nothing about spend.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::gammagamma::repeat_spenders;
+/// let (x, z) = repeat_spenders(&[0.0, 2.0, 3.0, 1.0], &[0.0, 20.0, 0.0, 35.0])?;
+/// assert_eq!((x, z), (vec![2.0, 1.0], vec![20.0, 35.0]));
+/// # Ok::<(), crmkit_clv::ClvError>(())
+/// ```
+pub fn repeat_spenders(frequency: &[f64], mean_spend: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    check_lengths(frequency, mean_spend)?;
+    Ok(frequency
+        .iter()
+        .zip(mean_spend)
+        .filter(|&(&x, &z)| has_repeat_spend(x, z))
+        .map(|(&x, &z)| (x, z))
+        .unzip())
 }
 
 /// `ln f(z̄ | p, q, v, x)`, and if asked its gradient with respect to `(p, q, v)` added to `grad`.
@@ -215,6 +245,28 @@ impl GammaGamma {
         Ok((GammaGamma { p: p[0], q: p[1], v: p[2] }, info))
     }
 
+    /// [`GammaGamma::fit`] on the customers of a whole customer base that have repeat spend
+    /// ([`repeat_spenders`]); the others are left out rather than being an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::gammagamma::GammaGamma;
+    /// let x = [1.0, 2.0, 0.0, 4.0, 1.0, 3.0, 2.0];
+    /// let zbar = [10.0, 14.0, 0.0, 9.0, 30.0, 0.0, 12.0];
+    /// let (m, info) = GammaGamma::fit_repeat_spenders(&x, &zbar)?;
+    /// assert_eq!(info.customers, 5.0);
+    /// assert_eq!(m, GammaGamma::fit(&[1.0, 2.0, 4.0, 1.0, 2.0], &[10.0, 14.0, 9.0, 30.0, 12.0])?.0);
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn fit_repeat_spenders(
+        frequency: &[f64],
+        mean_spend: &[f64],
+    ) -> Result<(GammaGamma, FitInfo)> {
+        let (x, z) = repeat_spenders(frequency, mean_spend)?;
+        GammaGamma::fit(&x, &z)
+    }
+
     /// The total log-likelihood `Σ ln f(z̄ | x)` (same inputs and checks as [`GammaGamma::fit`]).
     ///
     /// # Examples
@@ -297,6 +349,35 @@ impl GammaGamma {
             out.push(self.p * (self.v + x * z) / denominator);
         }
         Ok(out)
+    }
+
+    /// Each customer's expected spend per future transaction across a whole customer base:
+    /// [`GammaGamma::conditional_expected_spend`] for the customers with repeat spend
+    /// ([`repeat_spenders`]); the others (no repeat purchase, or only free ones) tell nothing
+    /// about spend and get the population mean, as if `x = z̄ = 0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::gammagamma::GammaGamma;
+    /// let m = GammaGamma::new(6.25, 3.74, 15.44)?;
+    /// let s = m.expected_spend_per_customer(&[0.0, 2.0, 3.0], &[0.0, 22.35, 0.0])?;
+    /// assert_eq!(s, m.conditional_expected_spend(&[0.0, 2.0, 0.0], &[0.0, 22.35, 0.0])?);
+    /// assert_eq!(s[2], m.expected_spend().unwrap());
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    pub fn expected_spend_per_customer(
+        &self,
+        frequency: &[f64],
+        mean_spend: &[f64],
+    ) -> Result<Vec<f64>> {
+        check_lengths(frequency, mean_spend)?;
+        let (x, z): (Vec<f64>, Vec<f64>) = frequency
+            .iter()
+            .zip(mean_spend)
+            .map(|(&x, &z)| if has_repeat_spend(x, z) { (x, z) } else { (0.0, 0.0) })
+            .unzip();
+        self.conditional_expected_spend(&x, &z)
     }
 
     /// The population mean spend per transaction `p v/(q − 1)`, or `None` when `q ≤ 1` (the mean

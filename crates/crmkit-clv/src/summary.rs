@@ -53,6 +53,8 @@
 //! comparison sort of the rows. On one core, 10 million shuffled rows of a million customers take
 //! about a quarter of a second; the same rows grouped by customer, a tenth.
 
+use std::str::FromStr;
+
 use crate::data::Cells;
 use crate::error::{ClvError, Result};
 
@@ -80,6 +82,35 @@ pub fn day_of(timestamp_micros: i64) -> i64 {
     timestamp_micros.div_euclid(MICROS_PER_DAY)
 }
 
+/// Days in crmkit's year: the Julian year of 365.25 days, the length of [`TimeUnit::Year`].
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{DAYS_PER_YEAR, TimeUnit};
+/// assert_eq!(TimeUnit::Year.days(), DAYS_PER_YEAR);
+/// ```
+pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// Days in crmkit's month: a twelfth of [`DAYS_PER_YEAR`], 30.4375 days. It is the length of
+/// [`TimeUnit::Month`] and of the months crmkit counts and discounts CLV in (`crmkit-core`'s
+/// valuation, the Python `customer_lifetime_value`): see [`TimeUnit::per_month`].
+///
+/// It is not lifetimes' month. lifetimes' `customer_lifetime_value` steps through months of 30
+/// days when the model is in days, 4.345 weeks (30.415 days) in weeks and 720 hours in hours
+/// ([`crate::clv::LIFETIMES_DAYS_PER_MONTH`] and its siblings): conventions of that one function,
+/// kept separately only to reproduce lifetimes' values to the last bit.
+///
+/// # Examples
+///
+/// ```
+/// use crmkit_clv::summary::{DAYS_PER_MONTH, TimeUnit};
+/// assert_eq!(DAYS_PER_MONTH, 30.4375);
+/// assert_eq!(TimeUnit::Month.days(), DAYS_PER_MONTH);
+/// assert_ne!(DAYS_PER_MONTH, crmkit_clv::clv::LIFETIMES_DAYS_PER_MONTH);
+/// ```
+pub const DAYS_PER_MONTH: f64 = DAYS_PER_YEAR / 12.0;
+
 /// The unit `recency`, `t` and holdout durations are expressed in. Frequencies stay counts.
 ///
 /// # Examples
@@ -97,9 +128,9 @@ pub enum TimeUnit {
     Day,
     /// 7 days.
     Week,
-    /// 365.25 / 12 days.
+    /// [`DAYS_PER_MONTH`] (365.25 / 12) days.
     Month,
-    /// 365.25 days.
+    /// [`DAYS_PER_YEAR`] (365.25) days.
     Year,
     /// A custom number of days (finite, > 0).
     Days(f64),
@@ -117,10 +148,26 @@ impl TimeUnit {
         match self {
             TimeUnit::Day => 1.0,
             TimeUnit::Week => 7.0,
-            TimeUnit::Month => 365.25 / 12.0,
-            TimeUnit::Year => 365.25,
+            TimeUnit::Month => DAYS_PER_MONTH,
+            TimeUnit::Year => DAYS_PER_YEAR,
             TimeUnit::Days(d) => d,
         }
+    }
+
+    /// How many of this unit make a month of [`DAYS_PER_MONTH`] days: the `period_length` of
+    /// monthly [`Discounting::Discrete`](crate::clv::Discounting::Discrete) for a model fitted in
+    /// this unit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::{DAYS_PER_MONTH, TimeUnit};
+    /// assert_eq!(TimeUnit::Month.per_month(), 1.0);
+    /// assert_eq!(TimeUnit::Week.per_month(), DAYS_PER_MONTH / 7.0); // 4.348 weeks
+    /// assert_eq!(TimeUnit::Day.per_month(), 30.4375);
+    /// ```
+    pub fn per_month(self) -> f64 {
+        DAYS_PER_MONTH / self.days()
     }
 
     /// The length in days, checked to be finite and positive.
@@ -133,6 +180,42 @@ impl TimeUnit {
                 name: "time_unit".into(),
                 message: format!("{d} days is not a finite positive length"),
             })
+        }
+    }
+}
+
+impl FromStr for TimeUnit {
+    type Err = ClvError;
+
+    /// Parses `day`, `week`, `month` or `year` (any case, also plural or the initial: `D`, `W`,
+    /// `M`, `Y`), or a number of days (finite, > 0); anything else is
+    /// [`ClvError::InvalidParameter`] naming the time unit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::TimeUnit;
+    /// assert_eq!("W".parse::<TimeUnit>()?, TimeUnit::Week);
+    /// assert_eq!(" Months ".parse::<TimeUnit>()?, TimeUnit::Month);
+    /// assert_eq!("14".parse::<TimeUnit>()?, TimeUnit::Days(14.0));
+    /// let err = "fortnight".parse::<TimeUnit>().unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid time unit: "fortnight": expected day, week, month, year or a number of days"#);
+    /// assert!("-1".parse::<TimeUnit>().is_err());
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<TimeUnit> {
+        match s.trim().to_lowercase().as_str() {
+            "day" | "days" | "d" => Ok(TimeUnit::Day),
+            "week" | "weeks" | "w" => Ok(TimeUnit::Week),
+            "month" | "months" | "m" => Ok(TimeUnit::Month),
+            "year" | "years" | "y" => Ok(TimeUnit::Year),
+            other => match other.parse::<f64>() {
+                Ok(d) if d.is_finite() && d > 0.0 => Ok(TimeUnit::Days(d)),
+                _ => Err(ClvError::InvalidParameter {
+                    name: "time unit".into(),
+                    message: format!("{s:?}: expected day, week, month, year or a number of days"),
+                }),
+            },
         }
     }
 }
@@ -169,6 +252,34 @@ impl NonPositiveAmounts {
     /// Whether a kept row's amount counts as spend.
     fn is_spend(self, amount: f64) -> bool {
         self != NonPositiveAmounts::ExcludeFromMonetary || amount > 0.0
+    }
+}
+
+impl FromStr for NonPositiveAmounts {
+    type Err = ClvError;
+
+    /// Parses `keep`, `exclude` or `exclude_from_monetary` (any case, `-` for `_`); anything else
+    /// is [`ClvError::InvalidParameter`] naming `non_positive`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_clv::summary::NonPositiveAmounts;
+    /// assert_eq!("keep".parse::<NonPositiveAmounts>()?, NonPositiveAmounts::Keep);
+    /// assert_eq!("Exclude-From-Monetary".parse::<NonPositiveAmounts>()?, NonPositiveAmounts::ExcludeFromMonetary);
+    /// assert!("drop".parse::<NonPositiveAmounts>().unwrap_err().to_string().contains("non_positive"));
+    /// # Ok::<(), crmkit_clv::ClvError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<NonPositiveAmounts> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "keep" => Ok(NonPositiveAmounts::Keep),
+            "exclude" => Ok(NonPositiveAmounts::Exclude),
+            "exclude_from_monetary" => Ok(NonPositiveAmounts::ExcludeFromMonetary),
+            _ => Err(ClvError::InvalidParameter {
+                name: "non_positive".into(),
+                message: format!("{s:?}: expected keep, exclude or exclude_from_monetary"),
+            }),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 
 use crmkit_clv::bgbb::BgBb;
 use crmkit_clv::bgnbd::BgNbd;
-use crmkit_clv::clv::{Discounting, RepeatPurchaseModel, WEEKS_PER_MONTH, customer_lifetime_value};
+use crmkit_clv::clv::LIFETIMES_WEEKS_PER_MONTH as WEEKS_PER_MONTH;
+use crmkit_clv::clv::{Discounting, RepeatPurchaseModel, customer_lifetime_value};
 use crmkit_clv::gammagamma::GammaGamma;
 use crmkit_clv::mbgnbd::MbgNbd;
 use crmkit_clv::paretonbd::ParetoNbd;

@@ -8,12 +8,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use crmkit_clv::bgnbd::BgNbd;
 use crmkit_clv::clv::{Discounting, RepeatPurchaseModel, customer_lifetime_value};
-use crmkit_clv::gammagamma::GammaGamma;
+use crmkit_clv::gammagamma::{GammaGamma, repeat_spenders};
 use crmkit_clv::mbgnbd::MbgNbd;
 use crmkit_clv::paretonbd::ParetoNbd;
 use crmkit_clv::rfm::{RfmScores, Scheme, segment};
-use crmkit_clv::summary::{NonPositiveAmounts, Summary, SummaryOptions, TimeUnit, summary};
-use crmkit_clv::{Cells, FitInfo};
+use crmkit_clv::summary::{
+    DAYS_PER_MONTH, DAYS_PER_YEAR, NonPositiveAmounts, Summary, SummaryOptions, TimeUnit, summary,
+};
+use crmkit_clv::{Cells, ClvError, FitInfo};
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +75,8 @@ impl fmt::Display for PurchaseModelKind {
     }
 }
 
-/// Parses a time unit: `day`, `week`, `month`, `year`, or a number of days.
+/// Parses a time unit: `day`, `week`, `month`, `year`, or a number of days (the
+/// [`FromStr`] of [`TimeUnit`], with this crate's error).
 ///
 /// # Examples
 ///
@@ -85,19 +88,7 @@ impl fmt::Display for PurchaseModelKind {
 /// # Ok::<(), crmkit_core::Error>(())
 /// ```
 pub fn parse_time_unit(s: &str) -> Result<TimeUnit> {
-    match s.trim().to_lowercase().as_str() {
-        "day" | "days" | "d" => Ok(TimeUnit::Day),
-        "week" | "weeks" | "w" => Ok(TimeUnit::Week),
-        "month" | "months" | "m" => Ok(TimeUnit::Month),
-        "year" | "years" | "y" => Ok(TimeUnit::Year),
-        other => match other.parse::<f64>() {
-            Ok(d) if d.is_finite() && d > 0.0 => Ok(TimeUnit::Days(d)),
-            _ => Err(Error::validation(
-                "time unit",
-                format!("{s:?}: expected day, week, month, year or a number of days"),
-            )),
-        },
-    }
+    Ok(s.parse::<TimeUnit>()?)
 }
 
 fn time_unit_name(unit: TimeUnit) -> String {
@@ -155,7 +146,7 @@ impl ValueOptions {
             as_of,
             time_unit: TimeUnit::Week,
             model: PurchaseModelKind::BgNbd,
-            horizon: 365.25 / 7.0,
+            horizon: DAYS_PER_YEAR / TimeUnit::Week.days(),
             clv_months: 12,
             monthly_discount_rate: 0.01,
             non_positive: NonPositiveAmounts::Keep,
@@ -401,9 +392,6 @@ pub struct ValueExplanation {
     pub text: String,
 }
 
-/// Days per month, for the CLV steps (lifetimes uses 4.345 weeks = 30.415 days).
-const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
-
 impl Crm {
     /// Fits the repeat-purchase model (and Gamma-Gamma for spend) on the store's purchases up to
     /// `options.as_of`, scores every customer who bought by then (P(alive), expected purchases
@@ -621,30 +609,22 @@ fn purchase_rows(
     (customer, ts, amount, other)
 }
 
-/// The cells to fit on: customers who first bought on the observation day itself (T = 0) carry
-/// no information about their rate or dropout and are left out of the fit (they are still scored).
+/// The cells to fit on ([`Cells::for_fit`]): customers who first bought on the observation day
+/// itself (T = 0) carry no information about their rate or dropout and are left out of the fit
+/// (they are still scored).
 fn fit_cells(sum: &Summary) -> Result<Cells> {
-    let keep: Vec<usize> = (0..sum.len()).filter(|&i| sum.t[i] > 0.0).collect();
-    if keep.is_empty() {
-        return Err(Error::validation(
-            "as_of",
-            "every customer first bought on the observation day",
-        ));
-    }
-    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    Ok(Cells::from_columns(&pick(&sum.frequency), &pick(&sum.recency), &pick(&sum.t))?)
+    Cells::for_fit(&sum.frequency, &sum.recency, &sum.t, None).map_err(|e| match e {
+        ClvError::NoData(_) => {
+            Error::validation("as_of", "every customer first bought on the observation day")
+        }
+        other => other.into(),
+    })
 }
 
-/// Gamma-Gamma on the customers with repeat purchases and positive mean spend; `None` if too few.
+/// Gamma-Gamma on the customers with repeat purchases and positive mean spend
+/// ([`repeat_spenders`]); `None` if fewer than 3.
 fn fit_spend(sum: &Summary) -> Result<(Option<GammaGamma>, Option<FitInfo>)> {
-    let mut x = Vec::new();
-    let mut m = Vec::new();
-    for i in 0..sum.len() {
-        if sum.frequency[i] > 0.0 && sum.monetary[i] > 0.0 {
-            x.push(sum.frequency[i]);
-            m.push(sum.monetary[i]);
-        }
-    }
+    let (x, m) = repeat_spenders(&sum.frequency, &sum.monetary)?;
     if x.len() < 3 {
         return Ok((None, None));
     }
@@ -662,16 +642,9 @@ fn score_all(
     let p_alive = models.purchase.probability_alive(x, t_x, t)?;
     let expected = models.purchase.conditional_expected_purchases(models.horizon, x, t_x, t)?;
     let spend = match &models.spend {
-        Some(gg) => {
-            // A repeat customer whose repeat purchases were all free tells nothing about spend:
-            // value them like a customer without repeat spend (the population mean).
-            let (sx, sm): (Vec<f64>, Vec<f64>) = x
-                .iter()
-                .zip(&sum.monetary)
-                .map(|(&x, &m)| if m > 0.0 { (x, m) } else { (0.0, 0.0) })
-                .unzip();
-            Some(gg.conditional_expected_spend(&sx, &sm)?)
-        }
+        // A repeat customer whose repeat purchases were all free tells nothing about spend:
+        // valued like a customer without repeat spend (the population mean).
+        Some(gg) => Some(gg.expected_spend_per_customer(x, &sum.monetary)?),
         None => None,
     };
     let clv = match &spend {

@@ -11,6 +11,8 @@ from typing_extensions import final
 
 __all__ = [
     "__version__",
+    "DAYS_PER_MONTH",
+    "MICROS_PER_DAY",
     "CrmError",
     "NotFoundError",
     "ConflictError",
@@ -48,6 +50,10 @@ __all__ = [
     "BgBb",
     "GammaGamma",
     "customer_lifetime_value",
+    "fit_cells",
+    "time_unit_days",
+    "time_units_per_month",
+    "lifetimes_units_per_month",
     "summary_columns",
     "calibration_holdout_columns",
     "quantile_scores",
@@ -59,6 +65,8 @@ __all__ = [
 ]
 
 __version__: str
+DAYS_PER_MONTH: float
+MICROS_PER_DAY: int
 
 class CrmError(Exception): ...
 class NotFoundError(CrmError): ...
@@ -786,10 +794,15 @@ class GammaGamma:
     def __new__(cls, p: float, q: float, v: float) -> "GammaGamma": ...
     @staticmethod
     def fit(frequency: _F64, monetary_value: _F64) -> Tuple["GammaGamma", FitInfo]: ...
+    @staticmethod
+    def fit_repeat_spenders(
+        frequency: _F64, monetary_value: _F64
+    ) -> Tuple["GammaGamma", FitInfo]: ...
     @property
     def params(self) -> List[float]: ...
     def log_likelihood(self, frequency: _F64, monetary_value: _F64) -> float: ...
     def conditional_expected_spend(self, frequency: _F64, monetary_value: _F64) -> _F64: ...
+    def expected_spend_per_customer(self, frequency: _F64, monetary_value: _F64) -> _F64: ...
     def expected_spend(self) -> Optional[float]: ...
 
 _Model = Union[BgNbd, MbgNbd, ParetoNbd, BgBb]
@@ -805,6 +818,12 @@ def customer_lifetime_value(
     periods: int = 12,
     period_length: float = 4.345,
 ) -> _F64: ...
+def fit_cells(
+    frequency: _F64, recency: _F64, t: _F64, weights: Optional[_F64] = None
+) -> Tuple[_F64, _F64, _F64, _F64]: ...
+def time_unit_days(time_unit: str) -> float: ...
+def time_units_per_month(time_unit: str) -> float: ...
+def lifetimes_units_per_month(freq: str) -> float: ...
 def summary_columns(
     customer: _I64,
     timestamp: _I64,

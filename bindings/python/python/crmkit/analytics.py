@@ -49,9 +49,8 @@ DEFAULT_SEGMENTS: List[Tuple[str, Tuple[int, int], Tuple[int, int], Optional[Tup
 
 
 def _unit(time_unit: TimeUnit) -> str:
+    """The time unit as the text the native module parses (a number of days as its repr)."""
     if isinstance(time_unit, (int, float)) and not isinstance(time_unit, bool):
-        if not (time_unit > 0 and np.isfinite(time_unit)):
-            raise ValidationError(f"time_unit: {time_unit} is not a positive number of days")
         return repr(float(time_unit))
     if not isinstance(time_unit, str):
         raise ValidationError(f"time_unit: expected 'D', 'W', 'M', 'Y' or a number of days")
@@ -347,7 +346,7 @@ def tracking_curve(
     ticks, unit, tz = _frames.timestamps(_frames.column(frame, timestamp), timestamp)
     if len(ticks) == 0:
         raise ValidationError(f"column `{timestamp}`: no transactions")
-    micros_per_day = 86_400_000_000
+    micros_per_day = _crmkit.MICROS_PER_DAY
     if start is None:
         start_day = int(_frames.to_micros(np.asarray([ticks.min()]), unit)[0] // micros_per_day)
     else:

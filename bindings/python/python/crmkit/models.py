@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _crmkit, _frames
 from ._crmkit import FitInfo, ValidationError
+from .analytics import _unit
 
 __all__ = [
     "BgNbd",
@@ -33,8 +34,8 @@ __all__ = [
     "DAYS_PER_MONTH",
 ]
 
-#: Days in an average month, for CLV horizons (365.25 / 12).
-DAYS_PER_MONTH = 365.25 / 12
+#: Days in crmkit's month (365.25 / 12), for CLV horizons: ``crmkit_clv::summary::DAYS_PER_MONTH``.
+DAYS_PER_MONTH: float = _crmkit.DAYS_PER_MONTH
 
 _M = TypeVar("_M", bound="_Model")
 
@@ -311,10 +312,7 @@ class GammaGamma(_Model):
     ) -> "GammaGamma":
         """Fits on the customers with ``frequency > 0`` (and ``monetary_value > 0``)."""
         (x, m), _ = _columns(data, [("frequency", frequency), ("monetary_value", monetary_value)])
-        keep = (x > 0) & (m > 0)
-        self._native, self.fit_info = self._native_type.fit(
-            np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep])
-        )
+        self._native, self.fit_info = self._native_type.fit_repeat_spenders(x, m)
         return self
 
     def conditional_expected_spend(
@@ -327,11 +325,8 @@ class GammaGamma(_Model):
 
     def _spend(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         # A customer without repeat spend (no repeat purchase, or only free ones) tells nothing
-        # about spend: the population mean, as crmkit's CRM scores them.
-        paid = (x > 0) & (m > 0)
-        xs = np.ascontiguousarray(np.where(paid, x, 0.0))
-        ms = np.ascontiguousarray(np.where(paid, m, 0.0))
-        return np.asarray(self._model().conditional_expected_spend(xs, ms))
+        # about spend: the population mean, as crmkit's CRM scores them (the rule is in Rust).
+        return np.asarray(self._model().expected_spend_per_customer(x, m))
 
     def expected_spend(self) -> Optional[float]:
         """The population mean spend per transaction, ``None`` when it is infinite (``q ≤ 1``)."""
@@ -368,17 +363,7 @@ def customer_lifetime_value(
     else:
         spend_values = _frames.array(spend, "spend")
     if period_length is None:
-        unit_days = {"D": 1.0, "W": 7.0, "M": DAYS_PER_MONTH, "Y": 365.25}.get(
-            str(time_unit), None
-        )
-        if unit_days is None:
-            try:
-                unit_days = float(time_unit)
-            except ValueError:
-                raise ValidationError(
-                    f"time_unit: {time_unit!r}: expected 'D', 'W', 'M', 'Y' or a number of days"
-                ) from None
-        period_length = DAYS_PER_MONTH / unit_days
+        period_length = _crmkit.time_units_per_month(_unit(time_unit))
     v = _crmkit.customer_lifetime_value(
         model._model(), np.ascontiguousarray(spend_values), x, tx, t,
         float(monthly_discount_rate), int(months), float(period_length),

@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from . import analytics
+from . import _crmkit, analytics
 from ._crmkit import ValidationError
 
 __all__ = [
@@ -229,9 +229,9 @@ def plot_cumulative_transactions(
     ``freq`` (``D`` or ``W``), the model fitted in that unit, calibration ending at ``t_cal``."""
     import pandas as pd
 
-    period_days = {"D": 1, "W": 7}.get(freq)
-    if period_days is None:
+    if freq not in ("D", "W"):
         raise ValidationError(f"freq: {freq!r}: expected 'D' or 'W'")
+    period_days = int(_crmkit.time_unit_days(freq))
     frame = transactions[[customer_id_col, datetime_col]].copy()
     frame[datetime_col] = pd.to_datetime(frame[datetime_col], format=datetime_format)
     curve = analytics.tracking_curve(

@@ -166,11 +166,7 @@ def _cells(
 ) -> Tuple[np.ndarray, ...]:
     """The data as weighted unique ``(x, t_x, T)`` cells (customers with ``T = 0`` carry no
     information and are left out): the likelihood is evaluated once per cell."""
-    keep = ~((t == 0) & (x == 0))
-    rows = np.stack([x[keep], tx[keep], t[keep]], axis=1)
-    cells, inverse = np.unique(rows, axis=0, return_inverse=True)
-    weights = np.bincount(inverse.ravel(), weights=w[keep], minlength=len(cells))
-    return tuple(np.ascontiguousarray(c) for c in (cells[:, 0], cells[:, 1], cells[:, 2], weights))
+    return tuple(_crmkit.fit_cells(x, tx, t, w))
 
 
 class BaseFitter(object):

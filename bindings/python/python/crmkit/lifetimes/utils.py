@@ -227,7 +227,7 @@ def _customer_lifetime_value(
     """lifetimes' CLV: ``time`` months of ``factor`` time units (W 4.345, M 1, D 30, H 720),
     each month's expected purchases times ``monetary_value`` discounted at the month's end.
     crmkit's own models are valued in Rust in one pass; other models through their ``predict``."""
-    factor = {"W": 4.345, "M": 1.0, "D": 30, "H": 30 * 24}[freq]
+    factor = _crmkit.lifetimes_units_per_month(freq)
     index = frequency.index if isinstance(frequency, pd.Series) else None
     native = None
     native_of = getattr(transaction_prediction_model, "_native", None)
