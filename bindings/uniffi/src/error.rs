@@ -59,6 +59,7 @@ impl From<crmkit::Error> for CrmError {
             ErrorKind::NotFound => CrmError::NotFound { message },
             ErrorKind::Conflict => CrmError::Conflict { message },
             ErrorKind::Storage => CrmError::Storage { message },
+            ErrorKind::Internal => CrmError::Internal { message },
             // A kind added to the core after this binding was written.
             _ => CrmError::Internal { message: format!("unclassified error: {message}") },
         }

@@ -178,12 +178,14 @@ impl Crm {
     /// # Ok::<(), crmkit_core::Error>(())
     /// ```
     pub fn create_customer(&self, new: NewCustomer) -> Result<Customer> {
-        let fields = self.field_types()?;
-        let (customer, audit) = self.build_customer(new, &fields)?;
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::InsertCustomer(customer.clone()));
-        batch.push(WriteOp::Audit(audit));
-        self.commit(batch)?;
+        let (_, customer) = self.commit_with(|| {
+            let fields = self.field_types()?;
+            let (customer, audit) = self.build_customer(new, &fields)?;
+            let mut batch = WriteBatch::new();
+            batch.push(WriteOp::InsertCustomer(customer.clone()));
+            batch.push(WriteOp::Audit(audit));
+            Ok((batch, customer))
+        })?;
         Ok(customer)
     }
 
@@ -270,19 +272,23 @@ impl Crm {
     /// # Ok::<(), crmkit_core::Error>(())
     /// ```
     pub fn update_customer(&self, id: CustomerId, update: CustomerUpdate) -> Result<Customer> {
-        let current = self.store.require_customer(id)?;
-        let fields = self.field_types()?;
-        let (next, audit) = self.apply_update(&current, update, &fields)?;
-        if audit.is_empty() {
-            return Ok(current);
-        }
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::UpdateCustomer {
-            customer: next.clone(),
-            expected_revision: current.revision,
-        });
-        batch.ops.extend(audit.into_iter().map(WriteOp::Audit));
-        self.commit(batch)?;
+        // Read, changed and written as the only writer: a concurrent update is applied after
+        // this one, never lost and never a conflict.
+        let (_, next) = self.commit_with(|| {
+            let current = self.store.require_customer(id)?;
+            let fields = self.field_types()?;
+            let (next, audit) = self.apply_update(&current, update, &fields)?;
+            let mut batch = WriteBatch::new();
+            if audit.is_empty() {
+                return Ok((batch, current));
+            }
+            batch.push(WriteOp::UpdateCustomer {
+                customer: next.clone(),
+                expected_revision: current.revision,
+            });
+            batch.ops.extend(audit.into_iter().map(WriteOp::Audit));
+            Ok((batch, next))
+        })?;
         Ok(next)
     }
 

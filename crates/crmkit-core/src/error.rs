@@ -128,6 +128,13 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A bug or a broken invariant inside crmkit (a lock poisoned by a panic, a backend that
+    /// broke its contract), not a problem with the input or the storage.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -213,6 +220,8 @@ pub enum ErrorKind {
     Conflict,
     /// The backend or the file system failed, or the database is from a newer version.
     Storage,
+    /// A bug in crmkit: please report it.
+    Internal,
 }
 
 impl Error {
@@ -240,6 +249,7 @@ impl Error {
             Error::SchemaTooNew { .. } | Error::Storage { .. } | Error::Io { .. } => {
                 ErrorKind::Storage
             }
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 

@@ -53,7 +53,7 @@ pub use interaction::{
 pub use money::{Currency, Money};
 pub use store::{
     AuditEntry, AuditRecord, BatchOutcome, CustomerQuery, CustomerScore, MemoryStore, ModelRecord,
-    Page, PurchaseColumns, Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp,
+    Page, PurchaseColumns, Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp, WriteWork,
 };
 pub use time::{Clock, FixedClock, SystemClock};
 pub use valuation::{

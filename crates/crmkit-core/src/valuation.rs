@@ -461,10 +461,18 @@ impl Crm {
             models: serde_json::to_value(&models)
                 .map_err(|e| Error::storage("encoding the fitted models", e))?,
         };
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::SaveModel(record.clone()));
-        batch.push(WriteOp::SaveScores(scores.clone()));
-        self.commit(batch)?;
+        // The version is taken as the only writer: a fit by another writer since our read
+        // moves ours up instead of failing it.
+        let (_, (record, scores)) = self.commit_with(|| {
+            let version = self.store().model(None)?.map_or(0, |m| m.version) + 1;
+            let record = ModelRecord { version, ..record };
+            let scores: Vec<CustomerScore> =
+                scores.into_iter().map(|s| CustomerScore { model_version: version, ..s }).collect();
+            let mut batch = WriteBatch::new();
+            batch.push(WriteOp::SaveModel(record.clone()));
+            batch.push(WriteOp::SaveScores(scores.clone()));
+            Ok((batch, (record, scores)))
+        })?;
         Ok(ValueReport { record, models, scores, revenue, other_currency_rows })
     }
 

@@ -38,13 +38,13 @@ use std::sync::{Mutex, MutexGuard};
 use crmkit_core::automation::{Event, Membership, NewEvent, Playbook, Segment, Task, TaskQuery};
 use crmkit_core::store::{
     AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
-    Store, StoreStats, TimeRange, WriteBatch, WriteOp,
+    Store, StoreStats, TimeRange, WriteBatch, WriteOp, WriteWork,
 };
 use crmkit_core::{
     AuditRecord, Channel, Currency, Customer, CustomerId, Error, FieldDef, FieldType, IdentityKey,
     Interaction, InteractionId, InteractionKind, Money, NewInteraction, Result, TaskId,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 
 pub use schema::SCHEMA_VERSION;
@@ -63,6 +63,9 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// # Ok::<(), crmkit_core::Error>(())
 /// ```
 pub struct SqliteStore {
+    /// Serialises [`Store::write`] calls of this handle; `BEGIN IMMEDIATE` serialises them with
+    /// every other connection to the file (other handles, other processes).
+    txn: Mutex<()>,
     writer: Mutex<Connection>,
     /// Idle reader connections (file databases only; an in-memory database reads on the writer).
     readers: Mutex<Vec<Connection>>,
@@ -105,6 +108,7 @@ impl SqliteStore {
             .map_err(|e| Error::storage(&format!("opening {}", path.display()), e))?;
         let conn = schema::prepare_writer(conn, &path.display().to_string())?;
         Ok(SqliteStore {
+            txn: Mutex::new(()),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             path: Some(path),
@@ -123,7 +127,12 @@ impl SqliteStore {
     pub fn open_in_memory() -> Result<SqliteStore> {
         let conn = Connection::open_in_memory().map_err(db_err("opening an in-memory database"))?;
         let conn = schema::prepare_writer(conn, ":memory:")?;
-        Ok(SqliteStore { writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: None })
+        Ok(SqliteStore {
+            txn: Mutex::new(()),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path: None,
+        })
     }
 
     /// The database file, if not in memory.
@@ -198,8 +207,26 @@ impl SqliteStore {
     }
 }
 
+/// How long a writer waits for the others before it gives up.
+const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Takes the database's write lock, waiting for other writers (the busy timeout, again and again:
+/// with several processes importing, one wait of 5 s is not always enough).
+fn begin_immediate(conn: &Connection) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < WRITE_LOCK_PATIENCE => {}
+            Err(e) => return Err(Error::storage("starting a write transaction", e)),
+        }
+    }
+}
+
 fn poisoned() -> Error {
-    Error::Storage { message: "sqlite store lock poisoned by a panic".into(), source: None }
+    Error::Internal { message: "sqlite store lock poisoned by a panic".into() }
 }
 
 /// Customer `seq` (internal row key) by public id, if the customer exists.
@@ -382,10 +409,8 @@ fn cached_seq(tx: &Connection, seqs: &mut HashMap<CustomerId, i64>, id: Customer
     Ok(seq)
 }
 
-fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db_err("starting a write transaction"))?;
+/// Applies a batch inside the write transaction [`SqliteStore::write`] has begun.
+fn apply_batch(tx: &Connection, batch: WriteBatch) -> Result<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
     // Customer id -> seq for this batch: imports append thousands of rows for few customers.
     let mut seqs: HashMap<CustomerId, i64> = HashMap::new();
@@ -393,16 +418,16 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
     for op in batch.ops {
         match op {
             WriteOp::InsertCustomer(mut c) => {
-                if customer_seq(&tx, c.id)?.is_some() {
+                if customer_seq(tx, c.id)?.is_some() {
                     return Err(Error::AlreadyExists { entity: "customer", key: c.id.to_string() });
                 }
-                check_keys_free(&tx, &c)?;
+                check_keys_free(tx, &c)?;
                 c.truncate_to_micros();
-                let seq = write_customer(&tx, &c, None)?;
+                let seq = write_customer(tx, &c, None)?;
                 seqs.insert(c.id, seq);
             }
             WriteOp::UpdateCustomer { customer: mut c, expected_revision } => {
-                let (seq, revision) = customer_seq(&tx, c.id)?.ok_or_else(|| not_found(c.id))?;
+                let (seq, revision) = customer_seq(tx, c.id)?.ok_or_else(|| not_found(c.id))?;
                 if revision != expected_revision {
                     return Err(Error::StaleRevision {
                         customer: c.id,
@@ -410,12 +435,12 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                         found: revision,
                     });
                 }
-                check_keys_free(&tx, &c)?;
+                check_keys_free(tx, &c)?;
                 c.truncate_to_micros();
-                write_customer(&tx, &c, Some(seq))?;
+                write_customer(tx, &c, Some(seq))?;
             }
             WriteOp::AppendInteraction(n) => {
-                let seq = cached_seq(&tx, &mut seqs, n.customer)?;
+                let seq = cached_seq(tx, &mut seqs, n.customer)?;
                 // Prepared once per batch: the statement-cache lookup was a tenth of the row cost.
                 let insert = match &mut append {
                     Some(stmt) => stmt,
@@ -424,9 +449,9 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                             .map_err(db_err("appending an interaction"))?,
                     ),
                 };
-                let written = append_interaction(&tx, insert, seq, &n)?;
+                let written = append_interaction(tx, insert, seq, &n)?;
                 if let Some(id) = written {
-                    write_interaction_event(&tx, id, &n, &mut outcome)?;
+                    write_interaction_event(tx, id, &n, &mut outcome)?;
                 }
                 outcome.appended.push(written);
             }
@@ -490,7 +515,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                     )
                     .map_err(db_err("saving scores"))?;
                 for score in scores {
-                    let seq = cached_seq(&tx, &mut seqs, score.customer)?;
+                    let seq = cached_seq(tx, &mut seqs, score.customer)?;
                     if score.model_version == 0 || score.model_version > latest as u64 {
                         return Err(Error::NotFound {
                             entity: "model version",
@@ -505,8 +530,8 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 }
             }
             WriteOp::Audit(record) => {
-                cached_seq(&tx, &mut seqs, record.customer)?;
-                write_audit(&tx, &record)?;
+                cached_seq(tx, &mut seqs, record.customer)?;
+                write_audit(tx, &record)?;
             }
             WriteOp::SaveSegment(segment) => {
                 let data =
@@ -517,7 +542,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 )
                 .and_then(|mut s| s.execute(params![segment.name, data]))
                 .map_err(db_err("saving a segment"))?;
-                bump_revision(&tx)?;
+                bump_revision(tx)?;
             }
             WriteOp::DeleteSegment(name) => {
                 tx.prepare_cached(r#"DELETE FROM "memberships" WHERE "segment" = ?1"#)
@@ -530,7 +555,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 if n == 0 {
                     return Err(Error::NotFound { entity: "segment", key: name });
                 }
-                bump_revision(&tx)?;
+                bump_revision(tx)?;
             }
             WriteOp::SetMembership(m) => {
                 let known: Option<i64> = tx
@@ -540,7 +565,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 if known.is_none() {
                     return Err(Error::NotFound { entity: "segment", key: m.segment });
                 }
-                cached_seq(&tx, &mut seqs, m.customer)?;
+                cached_seq(tx, &mut seqs, m.customer)?;
                 let customer = m.customer.to_bytes();
                 if m.is_stored() {
                     tx.prepare_cached(
@@ -579,7 +604,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 )
                 .and_then(|mut s| s.execute(params![p.name, data]))
                 .map_err(db_err("saving a playbook"))?;
-                bump_revision(&tx)?;
+                bump_revision(tx)?;
             }
             WriteOp::DeletePlaybook(name) => {
                 let n = tx
@@ -589,9 +614,9 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 if n == 0 {
                     return Err(Error::NotFound { entity: "playbook", key: name });
                 }
-                bump_revision(&tx)?;
+                bump_revision(tx)?;
             }
-            WriteOp::Emit(event) => write_event(&tx, event, &mut outcome)?,
+            WriteOp::Emit(event) => write_event(tx, event, &mut outcome)?,
             WriteOp::Ack { consumer, seq } => {
                 let last: i64 = tx
                     .prepare_cached(r#"SELECT coalesce(max("seq"), 0) FROM "events""#)
@@ -611,7 +636,7 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
                 .map_err(db_err("acknowledging events"))?;
             }
             WriteOp::PutTask(task) => {
-                cached_seq(&tx, &mut seqs, task.customer)?;
+                cached_seq(tx, &mut seqs, task.customer)?;
                 let mut task = task;
                 task.due = crmkit_core::time::truncate_micros(task.due);
                 task.created_at = crmkit_core::time::truncate_micros(task.created_at);
@@ -641,7 +666,6 @@ fn apply_batch(conn: &mut Connection, batch: WriteBatch) -> Result<BatchOutcome>
         }
     }
     drop(append);
-    tx.commit().map_err(db_err("committing a batch"))?;
     Ok(outcome)
 }
 
@@ -905,11 +929,27 @@ fn currency(text: Option<&str>) -> Result<Currency> {
 }
 
 impl Store for SqliteStore {
-    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
-        if batch.is_empty() {
-            return Ok(BatchOutcome::default());
+    fn write(&self, work: WriteWork<'_>) -> Result<BatchOutcome> {
+        let _txn = self.txn.lock().map_err(|_| poisoned())?;
+        begin_immediate(&*self.writer()?)?;
+        // The writer connection is released while `work` reads: an in-memory database reads on
+        // it (inside the open transaction), a file database on pooled readers, whose snapshots
+        // are the latest commit because no other connection can commit until we do.
+        let applied = work().and_then(|batch| apply_batch(&*self.writer()?, batch));
+        let conn = self.writer()?;
+        match applied {
+            Ok(outcome) => match conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(outcome),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(Error::storage("committing a batch", e))
+                }
+            },
+            Err(e) => {
+                conn.execute_batch("ROLLBACK").map_err(db_err("rolling back a batch"))?;
+                Err(e)
+            }
         }
-        apply_batch(&mut *self.writer()?, batch)
     }
 
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
@@ -1024,7 +1064,12 @@ impl Store for SqliteStore {
 
     fn scan_purchases(&self) -> Result<PurchaseColumns> {
         self.read(|conn| {
-            let tx = conn.transaction().map_err(db_err("starting a read transaction"))?;
+            // One snapshot for both scans; inside a write (in memory) the open one is it.
+            let own = conn.is_autocommit();
+            if own {
+                conn.execute_batch("BEGIN").map_err(db_err("starting a read transaction"))?;
+            }
+            let tx = &*conn;
             let mut ids: FastMap<i64, CustomerId> = FastMap::default();
             {
                 let mut stmt = tx
@@ -1071,7 +1116,9 @@ impl Store for SqliteStore {
                     cols.push_row(&mut seen, seq, id, at, amount, cur);
                 }
             }
-            tx.commit().map_err(db_err("ending a read transaction"))?;
+            if own {
+                tx.execute_batch("COMMIT").map_err(db_err("ending a read transaction"))?;
+            }
             Ok(cols)
         })
     }

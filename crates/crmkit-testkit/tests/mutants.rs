@@ -76,6 +76,12 @@ fn micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
 }
 
 impl Store for Mutant {
+    fn write(&self, work: crmkit_core::WriteWork<'_>) -> Result<BatchOutcome> {
+        // Not serialised: the mutants are about what one batch does.
+        let batch = work()?;
+        self.apply(batch)
+    }
+
     fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
         let mut batch = batch;
         match self.bug {

@@ -25,7 +25,6 @@ type Subscriber = dyn Fn(&Event) + Send + Sync;
 #[derive(Default)]
 pub(crate) struct AutomationState {
     /// Serialises read-evaluate-write, so that membership decisions see a stable store.
-    write: Mutex<()>,
     definitions: Mutex<Option<Arc<Definitions>>>,
     deciles: Mutex<Option<Arc<Deciles>>>,
     subscribers: Mutex<Vec<(u64, Arc<Subscriber>)>>,
@@ -33,10 +32,7 @@ pub(crate) struct AutomationState {
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
-    m.lock().map_err(|_| Error::Storage {
-        message: "engine lock poisoned by a panic".into(),
-        source: None,
-    })
+    m.lock().map_err(|_| Error::Internal { message: "engine lock poisoned by a panic".into() })
 }
 
 /// A segment ready to evaluate.
@@ -335,14 +331,42 @@ impl Crm {
 
     /// Writes a batch with its events and the automation it triggers, atomically.
     pub(crate) fn commit(&self, batch: WriteBatch) -> Result<BatchOutcome> {
+        self.commit_with(move || Ok((batch, ()))).map(|(outcome, ())| outcome)
+    }
+
+    /// Builds a batch from what `build` reads, adds its events and the automation it triggers,
+    /// and writes it, all as the store's only writer ([`Store::write`](crate::Store::write)):
+    /// another writer cannot commit between the reads and the write, so what is derived from
+    /// them (revisions, memberships, events, tasks) is never stale. Returns `build`'s value too.
+    pub(crate) fn commit_with<T>(
+        &self,
+        build: impl FnOnce() -> Result<(WriteBatch, T)>,
+    ) -> Result<(BatchOutcome, T)> {
         let now = self.now();
-        let guard = lock(&self.automation.write)?;
-        let defs = self.definitions()?;
-        let batch = self.automate(batch, &defs, now, BTreeMap::new())?;
-        let outcome = self.store.apply(batch)?;
-        drop(guard);
+        self.write_with(|| {
+            let (batch, value) = build()?;
+            let defs = self.definitions()?;
+            Ok((self.automate(batch, &defs, now, BTreeMap::new())?, value))
+        })
+    }
+
+    /// Like [`Crm::commit_with`] for batches that carry their automation already (the caller
+    /// evaluated it from the same reads).
+    pub(crate) fn write_with<T>(
+        &self,
+        build: impl FnOnce() -> Result<(WriteBatch, T)>,
+    ) -> Result<(BatchOutcome, T)> {
+        let mut value = None;
+        let outcome = self.store.write(Box::new(|| {
+            let (batch, v) = build()?;
+            value = Some(v);
+            Ok(batch)
+        }))?;
         self.notify(&outcome);
-        Ok(outcome)
+        let value = value.ok_or_else(|| Error::Internal {
+            message: "the store returned from a write without running it".into(),
+        })?;
+        Ok((outcome, value))
     }
 
     fn notify(&self, outcome: &BatchOutcome) {
@@ -1016,55 +1040,54 @@ impl Crm {
     pub fn define_segment(&self, mut segment: Segment) -> Result<Segment> {
         segment.name = segment.name.trim().to_owned();
         let now = self.now();
-        let guard = lock(&self.automation.write)?;
-        let existing = self.store.segments()?;
-        self.check_segment(&segment, &existing)?;
-        let previous = existing.iter().find(|s| s.name == segment.name);
-        if let Some(p) = previous
-            && p.rule == segment.rule
-            && p.kind == segment.kind
-            && p.description == segment.description
-        {
-            return Ok(p.clone()); // the same definition again writes nothing
-        }
-        let recompute = match previous {
-            Some(p) => {
-                segment.created_at = p.created_at;
-                let changed = p.rule != segment.rule || p.kind != segment.kind;
-                segment.version = if changed { p.version + 1 } else { p.version };
-                changed
+        let (_, segment) = self.write_with(|| {
+            let existing = self.store.segments()?;
+            self.check_segment(&segment, &existing)?;
+            let previous = existing.iter().find(|s| s.name == segment.name);
+            if let Some(p) = previous
+                && p.rule == segment.rule
+                && p.kind == segment.kind
+                && p.description == segment.description
+            {
+                return Ok((WriteBatch::new(), p.clone())); // the same definition again writes nothing
             }
-            None => {
-                segment.created_at = now;
-                segment.version = 1;
-                true
-            }
-        };
-        segment.updated_at = now;
-        let mut all: Vec<Segment> =
-            existing.iter().filter(|s| s.name != segment.name).cloned().collect();
-        all.push(segment.clone());
-        let revision = self.store.automation_revision()?;
-        let defs = Definitions::build(revision + 1, all, self.store.playbooks()?)?;
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::SaveSegment(segment.clone()));
-        if recompute {
-            let idx = defs.index.get(&segment.name).copied().unwrap_or(0);
-            if segment.kind == SegmentKind::Manual {
-                // A manual list keeps its members; drop any rows a former rule scheduled.
-                for mut m in self.all_rows(&segment.name)? {
-                    m.next_check = None;
-                    m.version = segment.version;
-                    batch.push(WriteOp::SetMembership(m));
+            let recompute = match previous {
+                Some(p) => {
+                    segment.created_at = p.created_at;
+                    let changed = p.rule != segment.rule || p.kind != segment.kind;
+                    segment.version = if changed { p.version + 1 } else { p.version };
+                    changed
                 }
-            } else {
-                let out = self.evaluate_everyone(&defs, &[idx], now)?;
-                batch = self.assemble(batch, out, now)?;
+                None => {
+                    segment.created_at = now;
+                    segment.version = 1;
+                    true
+                }
+            };
+            segment.updated_at = now;
+            let mut all: Vec<Segment> =
+                existing.iter().filter(|s| s.name != segment.name).cloned().collect();
+            all.push(segment.clone());
+            let revision = self.store.automation_revision()?;
+            let defs = Definitions::build(revision + 1, all, self.store.playbooks()?)?;
+            let mut batch = WriteBatch::new();
+            batch.push(WriteOp::SaveSegment(segment.clone()));
+            if recompute {
+                let idx = defs.index.get(&segment.name).copied().unwrap_or(0);
+                if segment.kind == SegmentKind::Manual {
+                    // A manual list keeps its members; drop any rows a former rule scheduled.
+                    for mut m in self.all_rows(&segment.name)? {
+                        m.next_check = None;
+                        m.version = segment.version;
+                        batch.push(WriteOp::SetMembership(m));
+                    }
+                } else {
+                    let out = self.evaluate_everyone(&defs, &[idx], now)?;
+                    batch = self.assemble(batch, out, now)?;
+                }
             }
-        }
-        let outcome = self.store.apply(batch)?;
-        drop(guard);
-        self.notify(&outcome);
+            Ok((batch, segment))
+        })?;
         Ok(segment)
     }
 
@@ -1084,42 +1107,41 @@ impl Crm {
     /// ```
     pub fn delete_segment(&self, name: &str) -> Result<()> {
         let now = self.now();
-        let guard = lock(&self.automation.write)?;
-        let segments = self.store.segments()?;
-        let Some(seg) = segments.iter().find(|s| s.name == name) else {
-            return Err(Error::NotFound { entity: "segment", key: name.to_owned() });
-        };
-        if let Some(user) = segments
-            .iter()
-            .find(|s| s.rule.as_ref().is_some_and(|r| r.deps().segments.contains(name)))
-        {
-            return Err(Error::AlreadyExists {
-                entity: "reference to segment",
-                key: format!("{name:?} (segment {:?} refers to it)", user.name),
-            });
-        }
-        if let Some(p) = self.store.playbooks()?.iter().find(|p| p.segment == name) {
-            return Err(Error::AlreadyExists {
-                entity: "reference to segment",
-                key: format!("{name:?} (playbook {:?} acts on it)", p.name),
-            });
-        }
-        let mut batch = WriteBatch::new();
-        for m in self.all_rows(name)?.into_iter().filter(|m| m.member) {
-            batch.push(event(
-                now,
-                m.customer,
-                EventPayload::SegmentExited {
-                    segment: name.to_owned(),
-                    version: seg.version,
-                    reason: vec!["segment deleted".into()],
-                },
-            ));
-        }
-        batch.push(WriteOp::DeleteSegment(name.to_owned()));
-        let outcome = self.store.apply(batch)?;
-        drop(guard);
-        self.notify(&outcome);
+        self.write_with(|| {
+            let segments = self.store.segments()?;
+            let Some(seg) = segments.iter().find(|s| s.name == name) else {
+                return Err(Error::NotFound { entity: "segment", key: name.to_owned() });
+            };
+            if let Some(user) = segments
+                .iter()
+                .find(|s| s.rule.as_ref().is_some_and(|r| r.deps().segments.contains(name)))
+            {
+                return Err(Error::AlreadyExists {
+                    entity: "reference to segment",
+                    key: format!("{name:?} (segment {:?} refers to it)", user.name),
+                });
+            }
+            if let Some(p) = self.store.playbooks()?.iter().find(|p| p.segment == name) {
+                return Err(Error::AlreadyExists {
+                    entity: "reference to segment",
+                    key: format!("{name:?} (playbook {:?} acts on it)", p.name),
+                });
+            }
+            let mut batch = WriteBatch::new();
+            for m in self.all_rows(name)?.into_iter().filter(|m| m.member) {
+                batch.push(event(
+                    now,
+                    m.customer,
+                    EventPayload::SegmentExited {
+                        segment: name.to_owned(),
+                        version: seg.version,
+                        reason: vec!["segment deleted".into()],
+                    },
+                ));
+            }
+            batch.push(WriteOp::DeleteSegment(name.to_owned()));
+            Ok((batch, ()))
+        })?;
         Ok(())
     }
 
@@ -1233,62 +1255,60 @@ impl Crm {
     }
 
     fn set_manual(&self, name: &str, customer: CustomerId, member: bool) -> Result<bool> {
-        let seg = self.segment(name)?;
-        if seg.kind != SegmentKind::Manual {
-            return Err(Error::validation(
-                "segment",
-                format!("{name:?} is {}: only manual segments are changed by hand", seg.kind),
-            ));
-        }
-        self.store.require_customer(customer)?;
-        let was = self.store.memberships(customer)?.iter().any(|m| m.segment == name && m.member);
-        if was == member {
-            return Ok(false);
-        }
         let now = self.now();
-        let reason =
-            vec![if member { "added by hand".to_owned() } else { "removed by hand".to_owned() }];
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::SetMembership(Membership {
-            segment: name.to_owned(),
-            customer,
-            member,
-            since: now,
-            version: seg.version,
-            leaves: 0,
-            next_check: None,
-        }));
-        batch.push(event(
-            now,
-            customer,
-            if member {
-                EventPayload::SegmentEntered {
-                    segment: name.to_owned(),
-                    version: seg.version,
-                    reason,
-                }
+        let (_, changed) = self.write_with(|| {
+            let seg = self.segment(name)?;
+            if seg.kind != SegmentKind::Manual {
+                return Err(Error::validation(
+                    "segment",
+                    format!("{name:?} is {}: only manual segments are changed by hand", seg.kind),
+                ));
+            }
+            self.store.require_customer(customer)?;
+            let was =
+                self.store.memberships(customer)?.iter().any(|m| m.segment == name && m.member);
+            if was == member {
+                return Ok((WriteBatch::new(), false));
+            }
+            let reason = vec![if member {
+                "added by hand".to_owned()
             } else {
-                EventPayload::SegmentExited {
-                    segment: name.to_owned(),
-                    version: seg.version,
-                    reason,
-                }
-            },
-        ));
-        self.commit_entries(batch, name, customer, member)?;
-        Ok(true)
+                "removed by hand".to_owned()
+            }];
+            let mut batch = WriteBatch::new();
+            batch.push(WriteOp::SetMembership(Membership {
+                segment: name.to_owned(),
+                customer,
+                member,
+                since: now,
+                version: seg.version,
+                leaves: 0,
+                next_check: None,
+            }));
+            let (segment, version) = (name.to_owned(), seg.version);
+            batch.push(event(
+                now,
+                customer,
+                if member {
+                    EventPayload::SegmentEntered { segment, version, reason }
+                } else {
+                    EventPayload::SegmentExited { segment, version, reason }
+                },
+            ));
+            Ok((self.automate_manual(batch, name, customer, member, now)?, true))
+        })?;
+        Ok(changed)
     }
 
-    /// Commits a manual change, running the playbooks of the manual segment on an entry.
-    fn commit_entries(
+    /// Adds the automation of a manual change: the playbooks of the manual segment on an entry.
+    fn automate_manual(
         &self,
         batch: WriteBatch,
         segment: &str,
         customer: CustomerId,
         entered: bool,
-    ) -> Result<()> {
-        let now = self.now();
-        let guard = lock(&self.automation.write)?;
+        now: DateTime<Utc>,
+    ) -> Result<WriteBatch> {
         let defs = self.definitions()?;
         let mut batch = self.automate(batch, &defs, now, BTreeMap::new())?;
         if entered && defs.playbooks.iter().any(|p| p.segment == segment) {
@@ -1302,10 +1322,7 @@ impl Crm {
             let extra = self.assemble(WriteBatch::new(), out, now)?;
             batch.ops.extend(extra.ops);
         }
-        let outcome = self.store.apply(batch)?;
-        drop(guard);
-        self.notify(&outcome);
-        Ok(())
+        Ok(batch)
     }
 
     /// Adds a customer to a manual segment (an entry event; playbooks on it fire). Returns
@@ -1411,38 +1428,39 @@ impl Crm {
         let mut checked = 0;
         let mut previous: Vec<Membership> = Vec::new();
         loop {
-            let guard = lock(&self.automation.write)?;
-            let due = self.store.due_checks(now, 10_000)?;
+            let (_, due) = self.write_with(|| {
+                let due = self.store.due_checks(now, 10_000)?;
+                if due.is_empty() {
+                    return Ok((WriteBatch::new(), due));
+                }
+                if due == previous {
+                    return Err(Error::Storage {
+                        message: "advance_to made no progress on due re-checks".into(),
+                        source: None,
+                    });
+                }
+                let defs = self.definitions()?;
+                let mut touches: BTreeMap<CustomerId, Touch> = BTreeMap::new();
+                let mut batch = WriteBatch::new();
+                for m in &due {
+                    match defs.index.get(&m.segment) {
+                        Some(&i) if defs.segments[i].is_dynamic() => {
+                            touches.entry(m.customer).or_default().forced.insert(i);
+                        }
+                        _ => {
+                            // No longer a dynamic segment: nothing to re-check.
+                            let mut m = m.clone();
+                            m.next_check = None;
+                            batch.push(WriteOp::SetMembership(m));
+                        }
+                    }
+                }
+                Ok((self.automate(batch, &defs, now, touches)?, due))
+            })?;
             if due.is_empty() {
                 return Ok(checked);
             }
-            if due == previous {
-                return Err(Error::Storage {
-                    message: "advance_to made no progress on due re-checks".into(),
-                    source: None,
-                });
-            }
-            let defs = self.definitions()?;
-            let mut touches: BTreeMap<CustomerId, Touch> = BTreeMap::new();
-            let mut batch = WriteBatch::new();
-            for m in &due {
-                match defs.index.get(&m.segment) {
-                    Some(&i) if defs.segments[i].is_dynamic() => {
-                        touches.entry(m.customer).or_default().forced.insert(i);
-                    }
-                    _ => {
-                        // No longer a dynamic segment: nothing to re-check.
-                        let mut m = m.clone();
-                        m.next_check = None;
-                        batch.push(WriteOp::SetMembership(m));
-                    }
-                }
-            }
             checked += due.len();
-            let batch = self.automate(batch, &defs, now, touches)?;
-            let outcome = self.store.apply(batch)?;
-            drop(guard);
-            self.notify(&outcome);
             previous = due;
         }
     }
@@ -1578,7 +1596,12 @@ impl Crm {
     /// # Ok::<(), crmkit_core::Error>(())
     /// ```
     pub fn define_playbook(&self, playbook: Playbook) -> Result<Playbook> {
-        let _guard = lock(&self.automation.write)?;
+        self.write_with(|| self.save_playbook_batch(&playbook).map(|b| (b, ())))?;
+        Ok(playbook)
+    }
+
+    /// The batch that stores a valid playbook (empty when it is stored already).
+    fn save_playbook_batch(&self, playbook: &Playbook) -> Result<WriteBatch> {
         if playbook.name.is_empty() || playbook.name.chars().any(char::is_control) {
             return Err(Error::validation(
                 "playbook name",
@@ -1609,13 +1632,12 @@ impl Crm {
                 _ => {}
             }
         }
-        if self.store.playbooks()?.contains(&playbook) {
-            return Ok(playbook); // the same definition again writes nothing
-        }
         let mut batch = WriteBatch::new();
-        batch.push(WriteOp::SavePlaybook(playbook.clone()));
-        self.store.apply(batch)?;
-        Ok(playbook)
+        // The same definition again writes nothing.
+        if !self.store.playbooks()?.contains(playbook) {
+            batch.push(WriteOp::SavePlaybook(playbook.clone()));
+        }
+        Ok(batch)
     }
 
     /// Deletes a playbook.
@@ -1626,7 +1648,6 @@ impl Crm {
     /// assert!(crmkit_core::Crm::in_memory().delete_playbook("nope").is_err());
     /// ```
     pub fn delete_playbook(&self, name: &str) -> Result<()> {
-        let _guard = lock(&self.automation.write)?;
         let mut batch = WriteBatch::new();
         batch.push(WriteOp::DeletePlaybook(name.to_owned()));
         self.store.apply(batch).map(drop)
@@ -1697,24 +1718,26 @@ impl Crm {
     /// assert!(crmkit_core::Crm::in_memory().complete_task(crmkit_core::TaskId::new()).is_err());
     /// ```
     pub fn complete_task(&self, id: TaskId) -> Result<Task> {
-        let mut task = self
-            .store
-            .task(id)?
-            .ok_or_else(|| Error::NotFound { entity: "task", key: id.to_string() })?;
-        if task.status == TaskStatus::Done {
-            return Ok(task);
-        }
         let now = self.now();
-        task.status = TaskStatus::Done;
-        task.completed_at = Some(now);
-        let mut batch = WriteBatch::new();
-        batch.push(WriteOp::PutTask(task.clone()));
-        batch.push(event(
-            now,
-            task.customer,
-            EventPayload::TaskCompleted { task: Box::new(task.clone()) },
-        ));
-        self.commit(batch)?;
+        let (_, task) = self.commit_with(|| {
+            let mut task = self
+                .store
+                .task(id)?
+                .ok_or_else(|| Error::NotFound { entity: "task", key: id.to_string() })?;
+            let mut batch = WriteBatch::new();
+            if task.status == TaskStatus::Done {
+                return Ok((batch, task));
+            }
+            task.status = TaskStatus::Done;
+            task.completed_at = Some(now);
+            batch.push(WriteOp::PutTask(task.clone()));
+            batch.push(event(
+                now,
+                task.customer,
+                EventPayload::TaskCompleted { task: Box::new(task.clone()) },
+            ));
+            Ok((batch, task))
+        })?;
         Ok(task)
     }
 

@@ -598,7 +598,7 @@ struct Batcher<'c, 'o> {
     options: ImportOptions<'o>,
     rejects: Option<csv::Writer<&'o mut dyn Write>>,
     report: ImportReport,
-    batch: WriteBatch,
+    /// Rows of the batch being built (written or rejected).
     batch_rows: u64,
     committed_rows: u64,
 }
@@ -620,7 +620,6 @@ impl<'c, 'o> Batcher<'c, 'o> {
             options,
             rejects,
             report: ImportReport::default(),
-            batch: WriteBatch::new(),
             batch_rows: 0,
             committed_rows: 0,
         })
@@ -649,23 +648,14 @@ impl<'c, 'o> Batcher<'c, 'o> {
         }
     }
 
-    fn flush(&mut self, bytes_read: u64, first_line: u64) -> Result<()> {
-        if self.batch_rows == 0 && self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let created =
-            batch.ops.iter().filter(|op| matches!(op, WriteOp::InsertCustomer(_))).count() as u64;
-        let updated =
-            batch.ops.iter().filter(|op| matches!(op, WriteOp::UpdateCustomer { .. })).count()
-                as u64;
-        let outcome = self.crm.commit(batch).map_err(|cause| {
-            Error::Import(Box::new(ImportError {
-                location: self.location(first_line, None),
-                cause,
-                committed_rows: self.committed_rows,
-            }))
-        })?;
+    /// Books a committed batch: counts, the rejects file, progress.
+    fn committed(
+        &mut self,
+        outcome: &crate::BatchOutcome,
+        created: u64,
+        updated: u64,
+        bytes_read: u64,
+    ) -> Result<()> {
         self.report.interactions_written += outcome.written() as u64;
         self.report.duplicates_skipped += outcome.skipped() as u64;
         self.report.customers_created += created;
@@ -702,14 +692,67 @@ trait RowHandler<R: Read> {
 }
 
 /// Reads every row, hands it to `handler`, and commits a batch every `batch_size` rows.
+///
+/// Each batch is read and resolved (which customers exist, which to create) as the store's only
+/// writer, so concurrent imports that create the same new customers end as if they had run one
+/// after another: the second finds the customers the first created.
 fn run_import<R: Read>(
     source: &mut RowSource<R>,
     batcher: &mut Batcher<'_, '_>,
     handler: &mut impl RowHandler<R>,
 ) -> Result<ImportReport> {
-    let mut first_line = 0;
+    let crm = batcher.crm;
     loop {
-        let more = match source.advance() {
+        let mut first_line = 0;
+        let mut more = true;
+        let built = crm.commit_with(|| {
+            let batch = read_batch(source, batcher, handler, &mut first_line, &mut more)?;
+            let count =
+                |f: fn(&WriteOp) -> bool| batch.ops.iter().filter(|op| f(op)).count() as u64;
+            let created = count(|op| matches!(op, WriteOp::InsertCustomer(_)));
+            let updated = count(|op| matches!(op, WriteOp::UpdateCustomer { .. }));
+            Ok((batch, (created, updated)))
+        });
+        let (outcome, (created, updated)) = match built {
+            Ok(done) => done,
+            // A bad row already says where it is; a failed write is located at the batch.
+            Err(e @ Error::Import(_)) => return Err(e),
+            Err(cause) => {
+                return Err(Error::Import(Box::new(ImportError {
+                    location: batcher.location(first_line, None),
+                    cause,
+                    committed_rows: batcher.committed_rows,
+                })));
+            }
+        };
+        if batcher.report.rows_read == 0 {
+            return Err(Error::Import(Box::new(ImportError {
+                location: batcher.location(1, None),
+                cause: Error::Malformed { message: "the file has no data rows".into() },
+                committed_rows: 0,
+            })));
+        }
+        if batcher.batch_rows > 0 {
+            batcher.committed(&outcome, created, updated, source.bytes_read())?;
+        }
+        handler.committed();
+        if !more {
+            return Ok(batcher.report);
+        }
+    }
+}
+
+/// Reads rows until the batch is full or the source ends (`more` turns false).
+fn read_batch<R: Read>(
+    source: &mut RowSource<R>,
+    batcher: &mut Batcher<'_, '_>,
+    handler: &mut impl RowHandler<R>,
+    first_line: &mut u64,
+    more: &mut bool,
+) -> Result<WriteBatch> {
+    let mut batch = WriteBatch::new();
+    while batcher.batch_rows < batcher.options.batch_size as u64 {
+        *more = match source.advance() {
             Ok(more) => more,
             Err(e @ Error::Malformed { .. }) => {
                 batcher.report.rows_read += 1;
@@ -719,36 +762,23 @@ fn run_import<R: Read>(
             }
             Err(e) => return Err(e),
         };
-        if !more {
+        if !*more {
             break;
         }
         batcher.report.rows_read += 1;
         if batcher.batch_rows == 0 {
-            first_line = source.line();
+            *first_line = source.line();
         }
         let mut row_ops = WriteBatch::new();
         match handler.row(source, &mut row_ops) {
             Ok(()) => {
-                batcher.batch.ops.extend(row_ops.ops);
+                batch.ops.extend(row_ops.ops);
                 batcher.batch_rows += 1;
             }
             Err(err) => batcher.bad_row(source.line(), || source.raw(), err)?,
         }
-        if batcher.batch_rows >= batcher.options.batch_size as u64 {
-            batcher.flush(source.bytes_read(), first_line)?;
-            handler.committed();
-        }
     }
-    if batcher.report.rows_read == 0 {
-        return Err(Error::Import(Box::new(ImportError {
-            location: batcher.location(1, None),
-            cause: Error::Malformed { message: "the file has no data rows".into() },
-            committed_rows: 0,
-        })));
-    }
-    batcher.flush(source.bytes_read(), first_line)?;
-    handler.committed();
-    Ok(batcher.report)
+    Ok(batch)
 }
 
 fn open_source<R: Read>(

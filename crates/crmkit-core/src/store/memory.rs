@@ -1,11 +1,11 @@
 //! `MemoryStore`: the reference backend, and the model the other backends are tested against.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
     AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
-    Store, StoreStats, TimeRange, WriteBatch, WriteOp,
+    Store, StoreStats, TimeRange, WriteBatch, WriteOp, WriteWork,
 };
 use crate::automation::{Event, Membership, Playbook, Segment, Task, TaskQuery};
 use crate::customer::{Customer, FieldDef};
@@ -30,6 +30,8 @@ use crate::interaction::{Interaction, InteractionKind};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    /// Serialises [`Store::write`] calls (reads take only `inner`).
+    writer: Mutex<()>,
 }
 
 /// Hash maps with a fast, randomly seeded hasher: they are on the per-interaction path.
@@ -93,13 +95,13 @@ impl MemoryStore {
         self.inner.read().map_err(|_| poisoned())
     }
 
-    fn write(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
+    fn inner_mut(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
         self.inner.write().map_err(|_| poisoned())
     }
 }
 
 fn poisoned() -> Error {
-    Error::Storage { message: "memory store lock poisoned by a panic".into(), source: None }
+    Error::Internal { message: "memory store lock poisoned by a panic".into() }
 }
 
 impl Inner {
@@ -445,8 +447,14 @@ impl Inner {
 }
 
 impl Store for MemoryStore {
-    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
-        self.write()?.apply(batch)
+    fn write(&self, work: WriteWork<'_>) -> Result<BatchOutcome> {
+        // Held while `work` reads, so no other writer commits in between; readers go on.
+        let _writer = self.writer.lock().map_err(|_| poisoned())?;
+        let batch = work()?;
+        if batch.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        self.inner_mut()?.apply(batch)
     }
 
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {

@@ -629,6 +629,9 @@ pub struct StoreStats {
     pub interactions: u64,
 }
 
+/// The work [`Store::write`] runs as the only writer: reads, then the batch to apply.
+pub type WriteWork<'a> = Box<dyn FnOnce() -> Result<WriteBatch> + 'a>;
+
 /// A CRM's storage: small, object-safe, `Send + Sync` and synchronous.
 ///
 /// Implementations must behave exactly like [`MemoryStore`] (the `crmkit-testkit` conformance
@@ -644,8 +647,42 @@ pub struct StoreStats {
 /// # Ok::<(), crmkit_core::Error>(())
 /// ```
 pub trait Store: Send + Sync {
+    /// Runs `work` as the only writer of the store and applies the batch it returns atomically.
+    ///
+    /// This is how writes that are derived from reads stay correct with many writers (other
+    /// threads, other `Crm` handles, other processes on the same file or database): while `work`
+    /// runs, no other writer can commit, so everything `work` reads through this store is the
+    /// latest committed state, and nothing changes it before the batch lands. `work` reads
+    /// through the ordinary read methods; it must not write (no nested `write` or `apply`).
+    /// When `work` fails, nothing is written and its error is returned.
+    ///
+    /// Contract for every backend: writers are serialised for the whole call (a mutex, SQLite's
+    /// `BEGIN IMMEDIATE`, a database lock); outbox sequence numbers and interaction ids are
+    /// assigned in commit order without gaps, so a reader that has seen `seq` never later finds
+    /// a smaller one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use crmkit_core::{MemoryStore, Store, WriteBatch, WriteOp, FieldDef, FieldType};
+    /// let store = MemoryStore::new();
+    /// // Define a field only if none exists yet: the read and the write are one step.
+    /// store.write(Box::new(|| {
+    ///     let mut batch = WriteBatch::new();
+    ///     if store.field_schema()?.is_empty() {
+    ///         batch.push(WriteOp::DefineField(FieldDef::new("plan", FieldType::String)));
+    ///     }
+    ///     Ok(batch)
+    /// }))?;
+    /// assert_eq!(store.field_schema()?.len(), 1);
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    fn write(&self, work: WriteWork<'_>) -> Result<BatchOutcome>;
+
     /// Applies all writes atomically: either every write lands or none does.
-    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome>;
+    fn apply(&self, batch: WriteBatch) -> Result<BatchOutcome> {
+        self.write(Box::new(move || Ok(batch)))
+    }
 
     /// A customer by id.
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>>;
