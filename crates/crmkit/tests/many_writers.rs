@@ -68,14 +68,17 @@ fn work(path: &Path, writer: usize) {
                     .idempotency_key(format!("w{writer}-r{round}-c{i}")),
             )
             .unwrap();
-            let tags = if (round + writer + i) % 2 == 0 {
+            let tags = if (round + writer + i).is_multiple_of(2) {
                 CustomerUpdate::new().add_tag("vip")
             } else {
                 CustomerUpdate::new().remove_tag("vip")
             };
             crm.update_customer(c.id, tags).unwrap();
-            let stage =
-                if round % 2 == 0 { LifecycleStage::Customer } else { LifecycleStage::Lead };
+            let stage = if round.is_multiple_of(2) {
+                LifecycleStage::Customer
+            } else {
+                LifecycleStage::Lead
+            };
             crm.update_customer(c.id, CustomerUpdate::new().stage(stage)).unwrap();
         }
     }
