@@ -935,9 +935,11 @@ impl Store for SqliteStore {
         // The writer connection is released while `work` reads: an in-memory database reads on
         // it (inside the open transaction), a file database on pooled readers, whose snapshots
         // are the latest commit because no other connection can commit until we do.
-        let applied = work().and_then(|batch| apply_batch(&*self.writer()?, batch));
+        let batch = work();
+        // Held from the first write to COMMIT, so that no reader of an in-memory database sees
+        // a batch that is not committed yet.
         let conn = self.writer()?;
-        match applied {
+        match batch.and_then(|batch| apply_batch(&conn, batch)) {
             Ok(outcome) => match conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(outcome),
                 Err(e) => {

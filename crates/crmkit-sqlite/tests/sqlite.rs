@@ -122,3 +122,30 @@ fn a_version_1_database_is_migrated_with_its_data() {
     let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, SCHEMA_VERSION);
 }
+
+/// `Store::write` when its work fails: nothing is written, the error is the work's, and the
+/// transaction is rolled back (the next write, by this handle or another, goes through).
+#[test]
+fn a_write_whose_work_fails_writes_nothing_and_releases_the_lock() {
+    use crmkit_core::{Error, FieldDef, FieldType, WriteBatch, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.db");
+    for store in [SqliteStore::open_in_memory().unwrap(), SqliteStore::open(&path).unwrap()] {
+        let err = store
+            .write(Box::new(|| {
+                assert_eq!(store.field_schema()?.len(), 0, "work reads inside the transaction");
+                Err(Error::validation("plan", "refused by the caller"))
+            }))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid plan: refused by the caller");
+        assert!(store.field_schema().unwrap().is_empty());
+        let mut batch = WriteBatch::new();
+        batch.push(WriteOp::DefineField(FieldDef::new("plan", FieldType::String)));
+        store.apply(batch).unwrap();
+        assert_eq!(store.field_schema().unwrap().len(), 1);
+    }
+    // Another handle on the file is not kept waiting by the failed write.
+    let other = Crm::new(SqliteStore::open(&path).unwrap());
+    other.create_customer(NewCustomer::person("Bo")).unwrap();
+    assert_eq!(other.store().stats().unwrap().customers, 1);
+}

@@ -24,7 +24,7 @@ type Subscriber = dyn Fn(&Event) + Send + Sync;
 /// Per-engine automation state, shared by the engine's clones.
 #[derive(Default)]
 pub(crate) struct AutomationState {
-    /// Serialises read-evaluate-write, so that membership decisions see a stable store.
+    /// The segment and playbook definitions, by automation revision.
     definitions: Mutex<Option<Arc<Definitions>>>,
     deciles: Mutex<Option<Arc<Deciles>>>,
     subscribers: Mutex<Vec<(u64, Arc<Subscriber>)>>,
