@@ -207,6 +207,23 @@ impl SqliteStore {
     }
 }
 
+/// The write transaction [`SqliteStore::write`] has begun: rolled back when dropped uncommitted,
+/// whether the work failed, the batch was refused, or a panic unwinds through.
+struct OpenWrite<'a> {
+    store: &'a SqliteStore,
+    committed: bool,
+}
+
+impl Drop for OpenWrite<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let conn = self.store.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Fails only when SQLite has rolled back already (a failed COMMIT can do that).
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// How long a writer waits for the others before it gives up.
 const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -930,8 +947,11 @@ fn currency(text: Option<&str>) -> Result<Currency> {
 
 impl Store for SqliteStore {
     fn write(&self, work: WriteWork<'_>) -> Result<BatchOutcome> {
-        let _txn = self.txn.lock().map_err(|_| poisoned())?;
+        // A panic in `work` poisons this mutex after `OpenWrite` has rolled back, so the database
+        // is consistent and the next writer may go on.
+        let _txn = self.txn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         begin_immediate(&*self.writer()?)?;
+        let mut open = OpenWrite { store: self, committed: false };
         // The writer connection is released while `work` reads: an in-memory database reads on
         // it (inside the open transaction), a file database on pooled readers, whose snapshots
         // are the latest commit because no other connection can commit until we do.
@@ -939,19 +959,13 @@ impl Store for SqliteStore {
         // Held from the first write to COMMIT, so that no reader of an in-memory database sees
         // a batch that is not committed yet.
         let conn = self.writer()?;
-        match batch.and_then(|batch| apply_batch(&conn, batch)) {
-            Ok(outcome) => match conn.execute_batch("COMMIT") {
-                Ok(()) => Ok(outcome),
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Err(Error::storage("committing a batch", e))
-                }
-            },
-            Err(e) => {
-                conn.execute_batch("ROLLBACK").map_err(db_err("rolling back a batch"))?;
-                Err(e)
-            }
-        }
+        let outcome = batch.and_then(|batch| apply_batch(&conn, batch)).and_then(|outcome| {
+            conn.execute_batch("COMMIT").map_err(db_err("committing a batch"))?;
+            Ok(outcome)
+        });
+        drop(conn);
+        open.committed = outcome.is_ok();
+        outcome
     }
 
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {

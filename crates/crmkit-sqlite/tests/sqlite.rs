@@ -149,3 +149,19 @@ fn a_write_whose_work_fails_writes_nothing_and_releases_the_lock() {
     other.create_customer(NewCustomer::person("Bo")).unwrap();
     assert_eq!(other.store().stats().unwrap().customers, 1);
 }
+
+/// A panic inside a write's work rolls the transaction back and leaves the store writable.
+#[test]
+fn a_panic_inside_a_write_rolls_back_and_the_store_stays_writable() {
+    use crmkit_core::{FieldDef, FieldType, WriteBatch, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("crm.db")).unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = store.write(Box::new(|| panic!("a bug in the work")));
+    }));
+    assert!(panicked.is_err());
+    let mut batch = WriteBatch::new();
+    batch.push(WriteOp::DefineField(FieldDef::new("plan", FieldType::String)));
+    store.apply(batch).unwrap();
+    assert_eq!(store.field_schema().unwrap().len(), 1);
+}

@@ -448,8 +448,9 @@ impl Inner {
 
 impl Store for MemoryStore {
     fn write(&self, work: WriteWork<'_>) -> Result<BatchOutcome> {
-        // Held while `work` reads, so no other writer commits in between; readers go on.
-        let _writer = self.writer.lock().map_err(|_| poisoned())?;
+        // Held while `work` reads, so no other writer commits in between; readers go on. A panic
+        // in `work` poisons it before anything is written, so the next writer may go on.
+        let _writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let batch = work()?;
         if batch.is_empty() {
             return Ok(BatchOutcome::default());
