@@ -6,7 +6,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use crmkit::{SqliteStore, Store, StoreExt};
+use crmkit::prelude::*;
+use crmkit::{SqliteStore, StoreExt};
 
 const BATCH: u64 = 500;
 

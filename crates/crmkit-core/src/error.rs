@@ -80,6 +80,19 @@ pub enum Error {
         /// The revision in the store.
         found: u64,
     },
+    /// A record of the record layer was not as the writer expected: it exists where a creation
+    /// expected none, is gone, or has another revision (it changed concurrently).
+    #[error("{kind} {id} was changed concurrently: expected {}, found {}", describe_revision(*.expected), describe_revision(*.found))]
+    RecordConflict {
+        /// The record's kind.
+        kind: String,
+        /// Its id.
+        id: String,
+        /// The revision the writer expected (`None`: no record).
+        expected: Option<u64>,
+        /// The revision in the store (`None`: no record).
+        found: Option<u64>,
+    },
     /// A custom field was redefined with another type.
     #[error("field {name} is already defined as {existing}, cannot redefine it as {requested}")]
     FieldTypeConflict {
@@ -157,6 +170,13 @@ impl From<crmkit_clv::ClvError> for Error {
             C::NoData(message) => Error::validation("data", message),
             other => Error::validation("model", other.to_string()),
         }
+    }
+}
+
+fn describe_revision(revision: Option<u64>) -> String {
+    match revision {
+        Some(r) => format!("revision {r}"),
+        None => "no record".to_owned(),
     }
 }
 
@@ -245,6 +265,7 @@ impl Error {
             Error::DuplicateIdentityKey { .. }
             | Error::AlreadyExists { .. }
             | Error::StaleRevision { .. }
+            | Error::RecordConflict { .. }
             | Error::FieldTypeConflict { .. } => ErrorKind::Conflict,
             Error::SchemaTooNew { .. } | Error::Storage { .. } | Error::Io { .. } => {
                 ErrorKind::Storage

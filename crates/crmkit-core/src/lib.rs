@@ -52,8 +52,10 @@ pub use interaction::{
 };
 pub use money::{Currency, Money};
 pub use store::{
-    AuditEntry, AuditRecord, BatchOutcome, CustomerQuery, CustomerScore, MemoryStore, ModelRecord,
-    Page, PurchaseColumns, Store, StoreExt, StoreStats, TimeRange, WriteBatch, WriteOp, WriteWork,
+    AuditEntry, AuditRecord, AutomationStore, BatchOutcome, CustomerQuery, CustomerScore,
+    CustomerStore, Expected, IndexRange, IndexValue, MemoryStore, ModelRecord, NewRecord,
+    OutboxStore, Page, PurchaseColumns, Record, RecordCursor, RecordQuery, RecordStore, RecordType,
+    Store, StoreExt, StoreStats, TimeRange, ValueStore, WriteBatch, WriteOp, WriteWork, prelude,
 };
 pub use time::{Clock, FixedClock, SystemClock};
 pub use valuation::{

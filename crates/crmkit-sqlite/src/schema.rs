@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001_initial.sql"),
     include_str!("../migrations/002_customer_value.sql"),
     include_str!("../migrations/003_automation.sql"),
+    include_str!("../migrations/004_records.sql"),
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).

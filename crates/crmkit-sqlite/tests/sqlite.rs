@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crmkit_core::prelude::*;
 use crmkit_core::{Crm, ErrorKind, Money, NewCustomer, NewInteraction, Store, StoreExt};
 use crmkit_sqlite::{SCHEMA_VERSION, SqliteStore};
 
@@ -105,7 +106,8 @@ fn a_version_1_database_is_migrated_with_its_data() {
         // Turn it back into what version 1 wrote.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            r#"DROP TABLE "memberships"; DROP TABLE "events"; DROP TABLE "consumers";
+            r#"DROP TABLE "record_index"; DROP TABLE "records";
+               DROP TABLE "memberships"; DROP TABLE "events"; DROP TABLE "consumers";
                DROP TABLE "tasks"; DROP TABLE "automation_revision"; DROP TABLE "playbooks";
                DROP TABLE "segments";
                DROP TABLE "scores"; DROP TABLE "models"; PRAGMA user_version = 1;"#,
@@ -118,6 +120,8 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(store.model(None).unwrap(), None, "the version 2 tables exist and are empty");
     assert!(store.segments().unwrap().is_empty(), "the version 3 tables exist and are empty");
     assert_eq!(store.automation_revision().unwrap(), 0);
+    let records = store.records(&crmkit_core::RecordQuery::kind("deal")).unwrap();
+    assert!(records.items.is_empty(), "the version 4 tables exist and are empty");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, SCHEMA_VERSION);

@@ -33,6 +33,12 @@ use crmkit_core::automation::{
 
 use crate::Snapshot;
 
+mod records;
+pub use records::{
+    record_writes_are_atomic_with_other_writes, records_are_versioned_and_conflict,
+    records_query_by_kind_and_index,
+};
+
 /// A named conformance check.
 pub type Check = fn(Arc<dyn Store>);
 
@@ -72,6 +78,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("membership_rows_and_schedule", membership_rows_and_schedule),
     ("outbox_events_and_cursors", outbox_events_and_cursors),
     ("tasks_are_stored_and_queried", tasks_are_stored_and_queried),
+    ("records_are_versioned_and_conflict", records_are_versioned_and_conflict),
+    ("records_query_by_kind_and_index", records_query_by_kind_and_index),
+    ("record_writes_are_atomic_with_other_writes", record_writes_are_atomic_with_other_writes),
 ];
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
@@ -149,7 +158,7 @@ fn refund(customer: CustomerId, at: DateTime<Utc>, total: Money) -> NewInteracti
     NewInteraction::new(customer, at, InteractionKind::Refund { total, items: Vec::new() })
 }
 
-/// The customer holding `k`, checking that [`Store::customer_id_by_key`] agrees.
+/// The customer holding `k`, checking that [`CustomerStore::customer_id_by_key`](crmkit_core::CustomerStore::customer_id_by_key) agrees.
 #[track_caller]
 fn owner(store: &dyn Store, k: &IdentityKey) -> Option<Customer> {
     let found = store.customer_by_key(k).unwrap();
@@ -396,7 +405,7 @@ pub fn customer_roundtrip(store: Arc<dyn Store>) {
     assert_eq!(ids_of(&store.all_customers().unwrap()), [id(0xB0), id(0xADA)]);
 }
 
-/// [`Store::customer_by_key`] (and [`Store::customer_id_by_key`]) find a customer by any of its
+/// [`CustomerStore::customer_by_key`](crmkit_core::CustomerStore::customer_by_key) (and [`CustomerStore::customer_id_by_key`](crmkit_core::CustomerStore::customer_id_by_key)) find a customer by any of its
 /// normalised keys (e-mail in any case and with spaces, phone in any format, external ids with
 /// their case kept), and nothing for unknown keys; so does [`Crm::lookup`] with key text or an
 /// id.

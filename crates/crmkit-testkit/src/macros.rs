@@ -158,6 +158,21 @@ macro_rules! store_conformance_tests {
             fn tasks_are_stored_and_queried() {
                 $crate::conformance::tasks_are_stored_and_queried(fresh_store());
             }
+
+            #[test]
+            fn records_are_versioned_and_conflict() {
+                $crate::conformance::records_are_versioned_and_conflict(fresh_store());
+            }
+
+            #[test]
+            fn records_query_by_kind_and_index() {
+                $crate::conformance::records_query_by_kind_and_index(fresh_store());
+            }
+
+            #[test]
+            fn record_writes_are_atomic_with_other_writes() {
+                $crate::conformance::record_writes_are_atomic_with_other_writes(fresh_store());
+            }
         }
     };
     ($make:expr $(,)?) => {

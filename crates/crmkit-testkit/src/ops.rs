@@ -42,9 +42,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crmkit_core::{
     AttributeValue, AuditRecord, BatchOutcome, Channel, ConsentStatus, Crm, Currency, Customer,
-    CustomerId, CustomerKind, CustomerQuery, CustomerUpdate, Direction, FieldDef, FieldType,
-    FixedClock, IdentityKey, IdentityKind, InteractionId, InteractionKind, LifecycleStage, Money,
-    NewCustomer, NewInteraction, Page, Result, StageChange, Store, TimeRange, WriteBatch, WriteOp,
+    CustomerId, CustomerKind, CustomerQuery, CustomerUpdate, Direction, Expected, FieldDef,
+    FieldType, FixedClock, IdentityKey, IdentityKind, IndexValue, InteractionId, InteractionKind,
+    LifecycleStage, Money, NewCustomer, NewInteraction, NewRecord, Page, Result, StageChange,
+    Store, TimeRange, WriteBatch, WriteOp,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -112,7 +113,36 @@ pub enum RawWrite {
         /// The field name.
         field: String,
     },
+    /// `PutRecord` of a record of one of [`RECORD_KINDS`], with a `stage` index and (when
+    /// given) an `amount` index.
+    PutRecord {
+        /// The kind.
+        kind: &'static str,
+        /// The id.
+        id: &'static str,
+        /// Its `stage` index value.
+        stage: &'static str,
+        /// Its `amount` index value, if it has one.
+        amount: Option<i64>,
+        /// The revision it expects.
+        expected: Expected,
+    },
+    /// `DeleteRecord`.
+    DeleteRecord {
+        /// The kind.
+        kind: &'static str,
+        /// The id.
+        id: &'static str,
+        /// The revision it expects.
+        expected: Expected,
+    },
 }
+
+/// The record kinds the generated operations write, and [`Snapshot`] reads.
+pub const RECORD_KINDS: &[&str] = &["deal", "case"];
+
+/// The `stage` index values the generated records have.
+pub const RECORD_STAGES: &[&str] = &["open", "won", "lost"];
 
 /// What an operation returned.
 #[derive(Debug, Clone, PartialEq)]
@@ -502,6 +532,34 @@ fn raw_write() -> impl Strategy<Value = RawWrite> {
         1 => field_def().prop_map(RawWrite::Define),
         1 => (any_customer(), select(vec!["name", "tags"]))
             .prop_map(|(customer, f)| RawWrite::Audit { customer, field: f.into() }),
+        3 => (
+            select(RECORD_KINDS),
+            record_id(),
+            select(RECORD_STAGES),
+            prop_oneof![1 => Just(None), 3 => (-2i64..3).prop_map(Some)],
+            expected(),
+        )
+            .prop_map(|(kind, id, stage, amount, expected)| RawWrite::PutRecord {
+                kind,
+                id,
+                stage,
+                amount,
+                expected,
+            }),
+        1 => (select(RECORD_KINDS), record_id(), expected())
+            .prop_map(|(kind, id, expected)| RawWrite::DeleteRecord { kind, id, expected }),
+    ]
+}
+
+fn record_id() -> impl Strategy<Value = &'static str> {
+    select(vec!["r1", "r2", "r3"])
+}
+
+fn expected() -> impl Strategy<Value = Expected> {
+    prop_oneof![
+        2 => Just(Expected::Absent),
+        2 => (1u64..4).prop_map(Expected::Revision),
+        1 => Just(Expected::Any),
     ]
 }
 
@@ -617,6 +675,20 @@ fn resolve(writes: &[RawWrite], a: &dyn Store, b: &dyn Store, now: DateTime<Utc>
                 old: None,
                 new: Some(json!(n)),
             }),
+            RawWrite::PutRecord { kind, id, stage, amount, expected } => {
+                let mut record = NewRecord::new(*kind, *id, json!({ "n": n, "stage": stage }))
+                    .index("stage", IndexValue::Text((*stage).into()))
+                    .index("touched", IndexValue::Time(at));
+                if let Some(amount) = amount {
+                    record = record.index("amount", IndexValue::Int(*amount));
+                }
+                WriteOp::PutRecord { record, expected: *expected }
+            }
+            RawWrite::DeleteRecord { kind, id, expected } => WriteOp::DeleteRecord {
+                kind: (*kind).into(),
+                id: (*id).into(),
+                expected: *expected,
+            },
         });
     }
     batch

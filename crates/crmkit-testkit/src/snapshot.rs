@@ -1,9 +1,13 @@
 //! Everything a store lets one observe, read through the `Store` trait, for comparisons.
 
+use std::ops::Bound;
+
 use crmkit_core::{
-    AuditEntry, Customer, CustomerId, FieldDef, Interaction, PurchaseColumns, Store, StoreExt,
-    StoreStats, TimeRange,
+    AuditEntry, Customer, CustomerId, FieldDef, IndexRange, IndexValue, Interaction,
+    PurchaseColumns, Record, RecordQuery, Store, StoreExt, StoreStats, TimeRange,
 };
+
+use crate::ops::{RECORD_KINDS, RECORD_STAGES};
 
 /// Everything observable in a store, read through [`Store`] (and [`StoreExt`]).
 ///
@@ -25,18 +29,22 @@ use crmkit_core::{
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    /// [`Store::stats`].
+    /// [`CustomerStore::stats`](crmkit_core::CustomerStore::stats).
     pub stats: StoreStats,
     /// [`StoreExt::all_customers`], ordered by id.
     pub customers: Vec<Customer>,
     /// Each customer's interactions over all time (ordered by time then id), in customer order.
     pub interactions: Vec<(CustomerId, Vec<Interaction>)>,
-    /// [`Store::scan_purchases`].
+    /// [`CustomerStore::scan_purchases`](crmkit_core::CustomerStore::scan_purchases).
     pub purchases: PurchaseColumns,
     /// [`StoreExt::full_audit_log`].
     pub audit: Vec<AuditEntry>,
-    /// [`Store::field_schema`].
+    /// [`CustomerStore::field_schema`](crmkit_core::CustomerStore::field_schema).
     pub schema: Vec<FieldDef>,
+    /// Every record of each of [`RECORD_KINDS`], by id.
+    pub records: Vec<Record>,
+    /// The ids each index query (every stage; amount ranges) returns, read two a page.
+    pub record_queries: Vec<(String, Vec<String>)>,
     /// Scale-sensitive text: every customer and interaction as JSON (decimals are strings that
     /// keep their scale) and every purchase amount's `to_string()`.
     pub exact_text: Vec<String>,
@@ -115,7 +123,28 @@ impl Snapshot {
         }
         exact_text.extend(purchases.amount.iter().map(|a| a.to_string()));
 
-        Snapshot { stats, customers, interactions, purchases, audit, schema, exact_text }
+        let mut records = Vec::new();
+        let mut record_queries = Vec::new();
+        for kind in RECORD_KINDS {
+            records
+                .extend(store.all_records(RecordQuery::kind(*kind).limit(2)).expect("records()"));
+            for (label, query) in index_queries(kind) {
+                let found = store.all_records(query.limit(2)).expect("records() by index");
+                record_queries.push((label, found.into_iter().map(|r| r.id).collect()));
+            }
+        }
+
+        Snapshot {
+            stats,
+            customers,
+            interactions,
+            purchases,
+            audit,
+            schema,
+            records,
+            record_queries,
+            exact_text,
+        }
     }
 
     /// Asserts `self == other`, component by component, so that a failure says which part
@@ -148,10 +177,35 @@ impl Snapshot {
         for (a, b) in self.audit.iter().zip(&other.audit) {
             assert_eq!(a, b, "{context}: audit entry differs");
         }
+        assert_eq!(self.records, other.records, "{context}: records differ");
+        assert_eq!(
+            self.record_queries, other.record_queries,
+            "{context}: records found by index differ"
+        );
         assert_eq!(
             self.exact_text, other.exact_text,
             "{context}: values differ in their exact text (decimal scale?)"
         );
         assert_eq!(self, other, "{context}: snapshots differ");
     }
+}
+
+/// The index queries a snapshot runs on each record kind: every stage, and amount ranges.
+fn index_queries(kind: &str) -> Vec<(String, RecordQuery)> {
+    let mut out = Vec::new();
+    for stage in RECORD_STAGES {
+        let q = RecordQuery::kind(kind).equal("stage", IndexValue::Text((*stage).into()));
+        out.push((format!("{kind} stage = {stage}"), q));
+    }
+    let amount = |lower, upper| {
+        RecordQuery::kind(kind).range(IndexRange { name: "amount".into(), lower, upper })
+    };
+    let int = IndexValue::Int;
+    out.push((format!("{kind} amount >= 0"), amount(Bound::Included(int(0)), Bound::Unbounded)));
+    out.push((
+        format!("{kind} -1 < amount <= 1"),
+        amount(Bound::Excluded(int(-1)), Bound::Included(int(1))),
+    ));
+    out.push((format!("{kind} amount < 0"), amount(Bound::Unbounded, Bound::Excluded(int(0)))));
+    out
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crmkit_core::{
     AuditEntry, BatchOutcome, Customer, CustomerId, CustomerQuery, FieldDef, IdentityKey,
     Interaction, MemoryStore, Page, PurchaseColumns, Result, Store, StoreStats, TimeRange,
-    WriteBatch, WriteOp,
+    WriteBatch, WriteOp, prelude::*,
 };
 use crmkit_testkit::conformance;
 use proptest::test_runner::{Config, RngSeed};
@@ -180,7 +180,9 @@ impl Store for Mutant {
         }
         Ok(outcome)
     }
+}
 
+impl CustomerStore for Mutant {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
         let mut c = self.inner.customer(id)?;
         if self.bug == Bug::IdentitiesInTextOrder
@@ -193,95 +195,6 @@ impl Store for Mutant {
 
     fn customer_by_key(&self, key: &IdentityKey) -> Result<Option<Customer>> {
         self.inner.customer_by_key(key)
-    }
-
-    fn segments(&self) -> Result<Vec<crmkit_core::automation::Segment>> {
-        self.inner.segments()
-    }
-
-    fn playbooks(&self) -> Result<Vec<crmkit_core::automation::Playbook>> {
-        self.inner.playbooks()
-    }
-
-    fn automation_revision(&self) -> Result<u64> {
-        self.inner.automation_revision()
-    }
-
-    fn memberships(
-        &self,
-        customer: CustomerId,
-    ) -> Result<Vec<crmkit_core::automation::Membership>> {
-        self.inner.memberships(customer)
-    }
-
-    fn segment_rows(
-        &self,
-        segment: &str,
-        after: Option<CustomerId>,
-        limit: usize,
-    ) -> Result<Vec<crmkit_core::automation::Membership>> {
-        self.inner.segment_rows(segment, after, limit)
-    }
-
-    fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
-        self.inner.segment_sizes()
-    }
-
-    fn due_checks(
-        &self,
-        until: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<crmkit_core::automation::Membership>> {
-        if self.bug == Bug::DueBoundExclusive {
-            return self.inner.due_checks(until - chrono::Duration::microseconds(1), limit);
-        }
-        self.inner.due_checks(until, limit)
-    }
-
-    fn events(&self, after: u64, limit: usize) -> Result<Vec<crmkit_core::automation::Event>> {
-        self.inner.events(after, limit)
-    }
-
-    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
-        if self.bug == Bug::CursorMovesBack {
-            return Ok(self.last_ack.lock().unwrap().get(consumer).copied().unwrap_or(0));
-        }
-        self.inner.consumer_cursor(consumer)
-    }
-
-    fn tasks(
-        &self,
-        query: &crmkit_core::automation::TaskQuery,
-    ) -> Result<Vec<crmkit_core::automation::Task>> {
-        self.inner.tasks(query)
-    }
-
-    fn task(&self, id: crmkit_core::TaskId) -> Result<Option<crmkit_core::automation::Task>> {
-        self.inner.task(id)
-    }
-
-    fn interactions_after(
-        &self,
-        after: crmkit_core::InteractionId,
-        limit: usize,
-    ) -> Result<Vec<Interaction>> {
-        self.inner.interactions_after(after, limit)
-    }
-
-    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
-        self.inner.idempotency_key_exists(key)
-    }
-
-    fn model(&self, version: Option<u64>) -> Result<Option<crmkit_core::ModelRecord>> {
-        self.inner.model(version)
-    }
-
-    fn score(&self, customer: CustomerId) -> Result<Option<crmkit_core::CustomerScore>> {
-        self.inner.score(customer)
-    }
-
-    fn all_scores(&self) -> Result<Vec<crmkit_core::CustomerScore>> {
-        self.inner.all_scores()
     }
 
     fn customer_id_by_key(&self, key: &IdentityKey) -> Result<Option<CustomerId>> {
@@ -338,6 +251,18 @@ impl Store for Mutant {
         self.inner.interactions(customer, range)
     }
 
+    fn interactions_after(
+        &self,
+        after: crmkit_core::InteractionId,
+        limit: usize,
+    ) -> Result<Vec<Interaction>> {
+        self.inner.interactions_after(after, limit)
+    }
+
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
+        self.inner.idempotency_key_exists(key)
+    }
+
     fn scan_purchases(&self) -> Result<PurchaseColumns> {
         let mut cols = self.inner.scan_purchases()?;
         if self.bug == Bug::AmountScaleLost {
@@ -369,6 +294,102 @@ impl Store for Mutant {
 
     fn stats(&self) -> Result<StoreStats> {
         self.inner.stats()
+    }
+}
+
+impl ValueStore for Mutant {
+    fn model(&self, version: Option<u64>) -> Result<Option<crmkit_core::ModelRecord>> {
+        self.inner.model(version)
+    }
+
+    fn score(&self, customer: CustomerId) -> Result<Option<crmkit_core::CustomerScore>> {
+        self.inner.score(customer)
+    }
+
+    fn all_scores(&self) -> Result<Vec<crmkit_core::CustomerScore>> {
+        self.inner.all_scores()
+    }
+}
+
+impl AutomationStore for Mutant {
+    fn segments(&self) -> Result<Vec<crmkit_core::automation::Segment>> {
+        self.inner.segments()
+    }
+
+    fn playbooks(&self) -> Result<Vec<crmkit_core::automation::Playbook>> {
+        self.inner.playbooks()
+    }
+
+    fn automation_revision(&self) -> Result<u64> {
+        self.inner.automation_revision()
+    }
+
+    fn memberships(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        self.inner.memberships(customer)
+    }
+
+    fn segment_rows(
+        &self,
+        segment: &str,
+        after: Option<CustomerId>,
+        limit: usize,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        self.inner.segment_rows(segment, after, limit)
+    }
+
+    fn segment_sizes(&self) -> Result<Vec<(String, u64)>> {
+        self.inner.segment_sizes()
+    }
+
+    fn due_checks(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<crmkit_core::automation::Membership>> {
+        if self.bug == Bug::DueBoundExclusive {
+            return self.inner.due_checks(until - chrono::Duration::microseconds(1), limit);
+        }
+        self.inner.due_checks(until, limit)
+    }
+
+    fn tasks(
+        &self,
+        query: &crmkit_core::automation::TaskQuery,
+    ) -> Result<Vec<crmkit_core::automation::Task>> {
+        self.inner.tasks(query)
+    }
+
+    fn task(&self, id: crmkit_core::TaskId) -> Result<Option<crmkit_core::automation::Task>> {
+        self.inner.task(id)
+    }
+}
+
+impl OutboxStore for Mutant {
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<crmkit_core::automation::Event>> {
+        self.inner.events(after, limit)
+    }
+
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        if self.bug == Bug::CursorMovesBack {
+            return Ok(self.last_ack.lock().unwrap().get(consumer).copied().unwrap_or(0));
+        }
+        self.inner.consumer_cursor(consumer)
+    }
+}
+
+impl RecordStore for Mutant {
+    fn record(&self, kind: &str, id: &str) -> Result<Option<crmkit_core::Record>> {
+        self.inner.record(kind, id)
+    }
+
+    fn records(
+        &self,
+        query: &crmkit_core::RecordQuery,
+    ) -> Result<Page<crmkit_core::Record, crmkit_core::RecordCursor>> {
+        self.inner.records(query)
     }
 }
 

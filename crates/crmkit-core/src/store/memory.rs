@@ -1,18 +1,20 @@
 //! `MemoryStore`: the reference backend, and the model the other backends are tested against.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{
-    AuditEntry, BatchOutcome, CustomerQuery, CustomerScore, ModelRecord, Page, PurchaseColumns,
-    Store, StoreStats, TimeRange, WriteBatch, WriteOp, WriteWork,
+    AuditEntry, AuditRecord, AutomationStore, BatchOutcome, BatchView, BatchWriter, CustomerQuery,
+    CustomerScore, CustomerStore, IndexValue, ModelRecord, OutboxStore, Page, PurchaseColumns,
+    Record, RecordCursor, RecordQuery, RecordStore, Store, StoreStats, TimeRange, ValueStore,
+    WriteBatch, WriteWork, apply_batch,
 };
-use crate::automation::{Event, Membership, Playbook, Segment, Task, TaskQuery};
-use crate::customer::{Customer, FieldDef};
+use crate::automation::{Event, Membership, NewEvent, Playbook, Segment, Task, TaskQuery};
+use crate::customer::{Customer, FieldDef, FieldType};
 use crate::error::{Error, Result};
 use crate::identity::IdentityKey;
 use crate::ids::{CustomerId, InteractionId, TaskId};
-use crate::interaction::{Interaction, InteractionKind};
+use crate::interaction::{Interaction, InteractionKind, NewInteraction};
 
 /// A store that keeps everything in memory: fast, and gone when dropped.
 ///
@@ -54,12 +56,15 @@ struct Inner {
     /// Customer-major: a write re-reads one customer's rows.
     memberships: FastMap<CustomerId, BTreeMap<String, Membership>>,
     /// (segment, customer) of every row, for listing a segment in customer order.
-    by_segment: std::collections::BTreeSet<(String, CustomerId)>,
+    by_segment: BTreeSet<(String, CustomerId)>,
     /// (next_check, segment, customer) of every scheduled row.
-    due: std::collections::BTreeSet<(chrono::DateTime<chrono::Utc>, String, CustomerId)>,
+    due: BTreeSet<(chrono::DateTime<chrono::Utc>, String, CustomerId)>,
     events: Vec<Event>,
     cursors: BTreeMap<String, u64>,
     tasks: BTreeMap<TaskId, Task>,
+    records: BTreeMap<(String, String), Record>,
+    /// (kind, index name, sort key, id) of every index entry of every record.
+    record_index: BTreeSet<(String, String, Vec<u8>, String)>,
 }
 
 /// What to undo if a later write of the same batch fails.
@@ -75,6 +80,7 @@ enum Undo {
     Cursor(String, Option<u64>),
     Task(TaskId, Option<Box<Task>>),
     Revision(u64),
+    Record((String, String), Option<Box<Record>>),
 }
 
 impl MemoryStore {
@@ -83,7 +89,7 @@ impl MemoryStore {
     /// # Examples
     ///
     /// ```
-    /// use crmkit_core::Store;
+    /// use crmkit_core::prelude::*;
     /// assert_eq!(crmkit_core::MemoryStore::new().stats()?.interactions, 0);
     /// # Ok::<(), crmkit_core::Error>(())
     /// ```
@@ -105,239 +111,22 @@ fn poisoned() -> Error {
 }
 
 impl Inner {
+    /// Applies a batch through [`apply_batch`]; on an error everything it wrote is undone.
     fn apply(&mut self, batch: WriteBatch) -> Result<BatchOutcome> {
-        let interactions_before = self.interactions.len();
-        let audit_before = self.audit.len();
-        let events_before = self.events.len();
-        let mut undo = Vec::new();
-        let mut outcome = BatchOutcome::default();
-        for op in batch.ops {
-            if let Err(e) = self.apply_op(op, &mut undo, &mut outcome) {
-                self.rollback(undo, interactions_before, audit_before);
-                self.events.truncate(events_before);
-                return Err(e);
+        let marks = Marks {
+            interactions: self.interactions.len(),
+            audit: self.audit.len(),
+            events: self.events.len(),
+        };
+        let mut writer = MemoryBatch { inner: self, undo: Vec::new() };
+        match apply_batch(&mut writer, batch) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                let undo = std::mem::take(&mut writer.undo);
+                self.rollback(undo, marks);
+                Err(e)
             }
         }
-        outcome.events = (self.events.len() - events_before) as u64;
-        if outcome.events > 0 {
-            outcome.last_event = self.events.len() as u64;
-        }
-        Ok(outcome)
-    }
-
-    fn apply_op(
-        &mut self,
-        op: WriteOp,
-        undo: &mut Vec<Undo>,
-        outcome: &mut BatchOutcome,
-    ) -> Result<()> {
-        match op {
-            WriteOp::InsertCustomer(mut c) => {
-                if self.customers.contains_key(&c.id) {
-                    return Err(Error::AlreadyExists { entity: "customer", key: c.id.to_string() });
-                }
-                self.check_keys_free(&c)?;
-                c.truncate_to_micros();
-                for k in &c.identities {
-                    self.keys.insert(k.clone(), c.id);
-                }
-                undo.push(Undo::Customer(c.id, None));
-                self.customers.insert(c.id, c);
-            }
-            WriteOp::UpdateCustomer { customer: mut c, expected_revision } => {
-                let old = self
-                    .customers
-                    .get(&c.id)
-                    .ok_or_else(|| Error::NotFound { entity: "customer", key: c.id.to_string() })?;
-                if old.revision != expected_revision {
-                    return Err(Error::StaleRevision {
-                        customer: c.id,
-                        expected: expected_revision,
-                        found: old.revision,
-                    });
-                }
-                self.check_keys_free(&c)?;
-                c.truncate_to_micros();
-                let old = self.customers.insert(c.id, c.clone());
-                if let Some(old) = &old {
-                    for k in &old.identities {
-                        self.keys.remove(k);
-                    }
-                }
-                for k in &c.identities {
-                    self.keys.insert(k.clone(), c.id);
-                }
-                undo.push(Undo::Customer(c.id, old.map(Box::new)));
-            }
-            WriteOp::AppendInteraction(new) => {
-                if !self.customers.contains_key(&new.customer) {
-                    return Err(Error::NotFound {
-                        entity: "customer",
-                        key: new.customer.to_string(),
-                    });
-                }
-                if let Some(key) = &new.idempotency_key
-                    && self.idempotency.contains_key(key)
-                {
-                    outcome.appended.push(None);
-                    return Ok(());
-                }
-                let id = InteractionId(self.interactions.len() as u64 + 1);
-                let event = super::interaction_event(id, &new);
-                let interaction = new.into_interaction(id);
-                if let Some(key) = &interaction.idempotency_key {
-                    self.idempotency.insert(key.clone(), id);
-                }
-                self.by_customer
-                    .entry(interaction.customer)
-                    .or_default()
-                    .push(self.interactions.len() as u32);
-                self.interactions.push(interaction);
-                self.push_event(event);
-                outcome.appended.push(Some(id));
-            }
-            WriteOp::DefineField(def) => match self.fields.get(&def.name) {
-                Some(existing) if existing.field_type != def.field_type => {
-                    return Err(Error::FieldTypeConflict {
-                        name: def.name,
-                        existing: existing.field_type.to_string(),
-                        requested: def.field_type.to_string(),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    undo.push(Undo::Field(def.name.clone()));
-                    self.fields.insert(def.name.clone(), def);
-                }
-            },
-            WriteOp::Audit(record) => {
-                if !self.customers.contains_key(&record.customer) {
-                    return Err(Error::NotFound {
-                        entity: "customer",
-                        key: record.customer.to_string(),
-                    });
-                }
-                let seq = self.audit.len() as u64 + 1;
-                self.audit.push(AuditEntry::from_record(seq, record));
-            }
-            WriteOp::SaveModel(mut model) => {
-                super::check_model_version(self.models.len() as u64, model.version)?;
-                model.fitted_at = crate::time::truncate_micros(model.fitted_at);
-                model.as_of = crate::time::truncate_micros(model.as_of);
-                self.models.push(model);
-                undo.push(Undo::Model);
-            }
-            WriteOp::SaveScores(scores) => {
-                for score in scores {
-                    if !self.customers.contains_key(&score.customer) {
-                        return Err(Error::NotFound {
-                            entity: "customer",
-                            key: score.customer.to_string(),
-                        });
-                    }
-                    if score.model_version == 0 || score.model_version > self.models.len() as u64 {
-                        return Err(Error::NotFound {
-                            entity: "model version",
-                            key: score.model_version.to_string(),
-                        });
-                    }
-                    let id = score.customer;
-                    let previous = self.scores.insert(id, score);
-                    undo.push(Undo::Score(id, previous.map(Box::new)));
-                }
-            }
-            WriteOp::SaveSegment(mut segment) => {
-                segment.created_at = crate::time::truncate_micros(segment.created_at);
-                segment.updated_at = crate::time::truncate_micros(segment.updated_at);
-                self.bump_revision(undo);
-                let old = self.segments.insert(segment.name.clone(), segment.clone());
-                undo.push(Undo::Segment(segment.name, old.map(Box::new)));
-            }
-            WriteOp::DeleteSegment(name) => {
-                let Some(old) = self.segments.remove(&name) else {
-                    return Err(Error::NotFound { entity: "segment", key: name });
-                };
-                self.bump_revision(undo);
-                undo.push(Undo::Segment(name.clone(), Some(Box::new(old))));
-                let keys: Vec<(String, CustomerId)> = self
-                    .by_segment
-                    .range((name.clone(), CustomerId::from_u128(0))..)
-                    .take_while(|(s, _)| *s == name)
-                    .cloned()
-                    .collect();
-                for key in keys {
-                    let old = self.set_membership_row(&key, None);
-                    undo.push(Undo::Membership(key, old.map(Box::new)));
-                }
-            }
-            WriteOp::SetMembership(mut m) => {
-                if !self.segments.contains_key(&m.segment) {
-                    return Err(Error::NotFound { entity: "segment", key: m.segment });
-                }
-                if !self.customers.contains_key(&m.customer) {
-                    return Err(Error::NotFound {
-                        entity: "customer",
-                        key: m.customer.to_string(),
-                    });
-                }
-                m.since = crate::time::truncate_micros(m.since);
-                m.next_check = m.next_check.map(crate::time::truncate_micros);
-                let key = (m.segment.clone(), m.customer);
-                let new = m.is_stored().then_some(m);
-                let old = self.set_membership_row(&key, new);
-                undo.push(Undo::Membership(key, old.map(Box::new)));
-            }
-            WriteOp::SavePlaybook(p) => {
-                self.bump_revision(undo);
-                let old = self.playbooks.insert(p.name.clone(), p.clone());
-                undo.push(Undo::Playbook(p.name, old.map(Box::new)));
-            }
-            WriteOp::DeletePlaybook(name) => {
-                let Some(old) = self.playbooks.remove(&name) else {
-                    return Err(Error::NotFound { entity: "playbook", key: name });
-                };
-                self.bump_revision(undo);
-                undo.push(Undo::Playbook(name, Some(Box::new(old))));
-            }
-            WriteOp::Emit(event) => self.push_event(event),
-            WriteOp::Ack { consumer, seq } => {
-                if seq > self.events.len() as u64 {
-                    return Err(Error::validation(
-                        "seq",
-                        format!("{seq} is beyond the last event ({})", self.events.len()),
-                    ));
-                }
-                let old = self.cursors.get(&consumer).copied();
-                if old.is_none_or(|o| seq > o) {
-                    self.cursors.insert(consumer.clone(), seq);
-                    undo.push(Undo::Cursor(consumer, old));
-                }
-            }
-            WriteOp::PutTask(mut task) => {
-                if !self.customers.contains_key(&task.customer) {
-                    return Err(Error::NotFound {
-                        entity: "customer",
-                        key: task.customer.to_string(),
-                    });
-                }
-                task.due = crate::time::truncate_micros(task.due);
-                task.created_at = crate::time::truncate_micros(task.created_at);
-                task.completed_at = task.completed_at.map(crate::time::truncate_micros);
-                let old = self.tasks.insert(task.id, task.clone());
-                undo.push(Undo::Task(task.id, old.map(Box::new)));
-            }
-        }
-        Ok(())
-    }
-
-    fn push_event(&mut self, event: crate::automation::NewEvent) {
-        let seq = self.events.len() as u64 + 1;
-        self.events.push(Event::from_new(seq, event));
-    }
-
-    fn bump_revision(&mut self, undo: &mut Vec<Undo>) {
-        undo.push(Undo::Revision(self.automation_revision));
-        self.automation_revision += 1;
     }
 
     /// Replaces a membership row (and its index and schedule entries); returns the old row.
@@ -383,19 +172,48 @@ impl Inner {
         old
     }
 
-    fn check_keys_free(&self, c: &Customer) -> Result<()> {
-        for k in &c.identities {
-            if let Some(owner) = self.keys.get(k)
-                && *owner != c.id
-            {
-                return Err(Error::DuplicateIdentityKey { key: k.to_string(), owner: *owner });
+    /// Replaces a record (and its index entries); returns the old record.
+    fn set_record(&mut self, key: &(String, String), new: Option<Record>) -> Option<Record> {
+        let old = match new {
+            Some(record) => {
+                for (name, value) in &record.index {
+                    self.record_index.insert(index_entry(&record.kind, name, value, &record.id));
+                }
+                self.records.insert(key.clone(), record)
+            }
+            None => self.records.remove(key),
+        };
+        if let Some(old) = &old {
+            let current = self.records.get(key);
+            for (name, value) in &old.index {
+                // Keep an entry the new record has too.
+                if current.and_then(|r| r.index_value(name)) != Some(value) {
+                    self.record_index.remove(&index_entry(&old.kind, name, value, &old.id));
+                }
             }
         }
-        Ok(())
+        old
     }
 
-    fn rollback(&mut self, undo: Vec<Undo>, interactions_before: usize, audit_before: usize) {
-        for interaction in self.interactions.drain(interactions_before..).rev() {
+    /// Replaces a customer (and its identity keys); returns the old record.
+    fn set_customer(&mut self, id: CustomerId, new: Option<Customer>) -> Option<Customer> {
+        let old = self.customers.remove(&id);
+        if let Some(old) = &old {
+            for k in &old.identities {
+                self.keys.remove(k);
+            }
+        }
+        if let Some(new) = new {
+            for k in &new.identities {
+                self.keys.insert(k.clone(), id);
+            }
+            self.customers.insert(id, new);
+        }
+        old
+    }
+
+    fn rollback(&mut self, undo: Vec<Undo>, marks: Marks) {
+        for interaction in self.interactions.drain(marks.interactions..).rev() {
             if let Some(positions) = self.by_customer.get_mut(&interaction.customer) {
                 positions.pop();
                 if positions.is_empty() {
@@ -406,21 +224,12 @@ impl Inner {
                 self.idempotency.remove(key);
             }
         }
-        self.audit.truncate(audit_before);
+        self.audit.truncate(marks.audit);
+        self.events.truncate(marks.events);
         for step in undo.into_iter().rev() {
             match step {
                 Undo::Customer(id, previous) => {
-                    if let Some(current) = self.customers.remove(&id) {
-                        for k in &current.identities {
-                            self.keys.remove(k);
-                        }
-                    }
-                    if let Some(previous) = previous {
-                        for k in &previous.identities {
-                            self.keys.insert(k.clone(), id);
-                        }
-                        self.customers.insert(id, *previous);
-                    }
+                    self.set_customer(id, previous.map(|p| *p));
                 }
                 Undo::Field(name) => {
                     self.fields.remove(&name);
@@ -441,8 +250,220 @@ impl Inner {
                 Undo::Cursor(name, previous) => restore(&mut self.cursors, name, previous),
                 Undo::Task(id, previous) => restore(&mut self.tasks, id, previous.map(|p| *p)),
                 Undo::Revision(r) => self.automation_revision = r,
+                Undo::Record(key, previous) => {
+                    self.set_record(&key, previous.map(|p| *p));
+                }
             }
         }
+    }
+}
+
+/// The lengths of the append-only logs before a batch: a rollback truncates them back.
+struct Marks {
+    interactions: usize,
+    audit: usize,
+    events: usize,
+}
+
+fn index_entry(
+    kind: &str,
+    name: &str,
+    value: &IndexValue,
+    id: &str,
+) -> (String, String, Vec<u8>, String) {
+    (kind.to_owned(), name.to_owned(), value.sort_key(), id.to_owned())
+}
+
+/// One batch's view of and writes to the store, with what to undo if it fails.
+struct MemoryBatch<'a> {
+    inner: &'a mut Inner,
+    undo: Vec<Undo>,
+}
+
+impl BatchView for MemoryBatch<'_> {
+    fn customer_revision(&mut self, id: CustomerId) -> Result<Option<u64>> {
+        Ok(self.inner.customers.get(&id).map(|c| c.revision))
+    }
+
+    fn identity_key_owner(&mut self, key: &IdentityKey) -> Result<Option<CustomerId>> {
+        Ok(self.inner.keys.get(key).copied())
+    }
+
+    fn field_type(&mut self, name: &str) -> Result<Option<FieldType>> {
+        Ok(self.inner.fields.get(name).map(|f| f.field_type))
+    }
+
+    fn latest_model_version(&mut self) -> Result<u64> {
+        Ok(self.inner.models.len() as u64)
+    }
+
+    fn segment_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(self.inner.segments.contains_key(name))
+    }
+
+    fn playbook_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(self.inner.playbooks.contains_key(name))
+    }
+
+    fn last_event_seq(&mut self) -> Result<u64> {
+        Ok(self.inner.events.len() as u64)
+    }
+
+    fn consumer_cursor(&mut self, consumer: &str) -> Result<Option<u64>> {
+        Ok(self.inner.cursors.get(consumer).copied())
+    }
+
+    fn record_revision(&mut self, kind: &str, id: &str) -> Result<Option<u64>> {
+        Ok(self.inner.records.get(&(kind.to_owned(), id.to_owned())).map(|r| r.revision))
+    }
+}
+
+impl BatchWriter for MemoryBatch<'_> {
+    fn insert_customer(&mut self, customer: Customer) -> Result<()> {
+        let id = customer.id;
+        let old = self.inner.set_customer(id, Some(customer));
+        self.undo.push(Undo::Customer(id, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn replace_customer(&mut self, customer: Customer) -> Result<()> {
+        self.insert_customer(customer)
+    }
+
+    fn append_interaction(&mut self, new: &NewInteraction) -> Result<Option<InteractionId>> {
+        let inner = &mut *self.inner;
+        if let Some(key) = &new.idempotency_key
+            && inner.idempotency.contains_key(key)
+        {
+            return Ok(None);
+        }
+        let id = InteractionId(inner.interactions.len() as u64 + 1);
+        let interaction = new.clone().into_interaction(id);
+        if let Some(key) = &interaction.idempotency_key {
+            inner.idempotency.insert(key.clone(), id);
+        }
+        inner
+            .by_customer
+            .entry(interaction.customer)
+            .or_default()
+            .push(inner.interactions.len() as u32);
+        inner.interactions.push(interaction);
+        Ok(Some(id))
+    }
+
+    fn append_event(&mut self, event: NewEvent) -> Result<u64> {
+        let seq = self.inner.events.len() as u64 + 1;
+        self.inner.events.push(Event::from_new(seq, event));
+        Ok(seq)
+    }
+
+    fn define_field(&mut self, def: FieldDef) -> Result<()> {
+        self.undo.push(Undo::Field(def.name.clone()));
+        self.inner.fields.insert(def.name.clone(), def);
+        Ok(())
+    }
+
+    fn append_audit(&mut self, record: AuditRecord) -> Result<()> {
+        let seq = self.inner.audit.len() as u64 + 1;
+        self.inner.audit.push(AuditEntry::from_record(seq, record));
+        Ok(())
+    }
+
+    fn insert_model(&mut self, model: ModelRecord) -> Result<()> {
+        self.inner.models.push(model);
+        self.undo.push(Undo::Model);
+        Ok(())
+    }
+
+    fn put_score(&mut self, score: CustomerScore) -> Result<()> {
+        let id = score.customer;
+        let previous = self.inner.scores.insert(id, score);
+        self.undo.push(Undo::Score(id, previous.map(Box::new)));
+        Ok(())
+    }
+
+    fn put_segment(&mut self, segment: Segment) -> Result<()> {
+        let name = segment.name.clone();
+        let old = self.inner.segments.insert(name.clone(), segment);
+        self.undo.push(Undo::Segment(name, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn delete_segment(&mut self, name: &str) -> Result<()> {
+        let old = self.inner.segments.remove(name);
+        self.undo.push(Undo::Segment(name.to_owned(), old.map(Box::new)));
+        let keys: Vec<(String, CustomerId)> = self
+            .inner
+            .by_segment
+            .range((name.to_owned(), CustomerId::from_u128(0))..)
+            .take_while(|(s, _)| s == name)
+            .cloned()
+            .collect();
+        for key in keys {
+            let old = self.inner.set_membership_row(&key, None);
+            self.undo.push(Undo::Membership(key, old.map(Box::new)));
+        }
+        Ok(())
+    }
+
+    fn put_membership(&mut self, membership: Membership) -> Result<()> {
+        let key = (membership.segment.clone(), membership.customer);
+        let old = self.inner.set_membership_row(&key, Some(membership));
+        self.undo.push(Undo::Membership(key, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn delete_membership(&mut self, segment: &str, customer: CustomerId) -> Result<()> {
+        let key = (segment.to_owned(), customer);
+        let old = self.inner.set_membership_row(&key, None);
+        self.undo.push(Undo::Membership(key, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn put_playbook(&mut self, playbook: Playbook) -> Result<()> {
+        let name = playbook.name.clone();
+        let old = self.inner.playbooks.insert(name.clone(), playbook);
+        self.undo.push(Undo::Playbook(name, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn delete_playbook(&mut self, name: &str) -> Result<()> {
+        let old = self.inner.playbooks.remove(name);
+        self.undo.push(Undo::Playbook(name.to_owned(), old.map(Box::new)));
+        Ok(())
+    }
+
+    fn bump_automation_revision(&mut self) -> Result<()> {
+        self.undo.push(Undo::Revision(self.inner.automation_revision));
+        self.inner.automation_revision += 1;
+        Ok(())
+    }
+
+    fn set_consumer_cursor(&mut self, consumer: &str, seq: u64) -> Result<()> {
+        let old = self.inner.cursors.insert(consumer.to_owned(), seq);
+        self.undo.push(Undo::Cursor(consumer.to_owned(), old));
+        Ok(())
+    }
+
+    fn put_task(&mut self, task: Task) -> Result<()> {
+        let id = task.id;
+        let old = self.inner.tasks.insert(id, task);
+        self.undo.push(Undo::Task(id, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn put_record(&mut self, record: Record) -> Result<()> {
+        let key = (record.kind.clone(), record.id.clone());
+        let old = self.inner.set_record(&key, Some(record));
+        self.undo.push(Undo::Record(key, old.map(Box::new)));
+        Ok(())
+    }
+
+    fn delete_record(&mut self, kind: &str, id: &str) -> Result<()> {
+        let key = (kind.to_owned(), id.to_owned());
+        let old = self.inner.set_record(&key, None);
+        self.undo.push(Undo::Record(key, old.map(Box::new)));
+        Ok(())
     }
 }
 
@@ -457,7 +478,9 @@ impl Store for MemoryStore {
         }
         self.inner_mut()?.apply(batch)
     }
+}
 
+impl CustomerStore for MemoryStore {
     fn customer(&self, id: CustomerId) -> Result<Option<Customer>> {
         Ok(self.read()?.customers.get(&id).cloned())
     }
@@ -508,6 +531,16 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
+    fn interactions_after(&self, after: InteractionId, limit: usize) -> Result<Vec<Interaction>> {
+        let inner = self.read()?;
+        let start = (after.0 as usize).min(inner.interactions.len());
+        Ok(inner.interactions[start..].iter().take(limit).cloned().collect())
+    }
+
+    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
+        Ok(self.read()?.idempotency.contains_key(key))
+    }
+
     fn scan_purchases(&self) -> Result<PurchaseColumns> {
         let inner = self.read()?;
         let mut cols = PurchaseColumns::default();
@@ -547,6 +580,16 @@ impl Store for MemoryStore {
         Ok(self.read()?.fields.values().cloned().collect())
     }
 
+    fn stats(&self) -> Result<StoreStats> {
+        let inner = self.read()?;
+        Ok(StoreStats {
+            customers: inner.customers.len() as u64,
+            interactions: inner.interactions.len() as u64,
+        })
+    }
+}
+
+impl ValueStore for MemoryStore {
     fn model(&self, version: Option<u64>) -> Result<Option<ModelRecord>> {
         let inner = self.read()?;
         Ok(match version {
@@ -562,7 +605,9 @@ impl Store for MemoryStore {
     fn all_scores(&self) -> Result<Vec<CustomerScore>> {
         Ok(self.read()?.scores.values().cloned().collect())
     }
+}
 
+impl AutomationStore for MemoryStore {
     fn segments(&self) -> Result<Vec<Segment>> {
         Ok(self.read()?.segments.values().cloned().collect())
     }
@@ -632,16 +677,6 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
-        let inner = self.read()?;
-        let start = (after as usize).min(inner.events.len());
-        Ok(inner.events[start..].iter().take(limit).cloned().collect())
-    }
-
-    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
-        Ok(self.read()?.cursors.get(consumer).copied().unwrap_or(0))
-    }
-
     fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>> {
         let inner = self.read()?;
         let mut out: Vec<Task> =
@@ -654,23 +689,80 @@ impl Store for MemoryStore {
     fn task(&self, id: TaskId) -> Result<Option<Task>> {
         Ok(self.read()?.tasks.get(&id).cloned())
     }
+}
 
-    fn interactions_after(&self, after: InteractionId, limit: usize) -> Result<Vec<Interaction>> {
+impl OutboxStore for MemoryStore {
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
         let inner = self.read()?;
-        let start = (after.0 as usize).min(inner.interactions.len());
-        Ok(inner.interactions[start..].iter().take(limit).cloned().collect())
+        let start = (after as usize).min(inner.events.len());
+        Ok(inner.events[start..].iter().take(limit).cloned().collect())
     }
 
-    fn idempotency_key_exists(&self, key: &str) -> Result<bool> {
-        Ok(self.read()?.idempotency.contains_key(key))
+    fn consumer_cursor(&self, consumer: &str) -> Result<u64> {
+        Ok(self.read()?.cursors.get(consumer).copied().unwrap_or(0))
+    }
+}
+
+impl RecordStore for MemoryStore {
+    fn record(&self, kind: &str, id: &str) -> Result<Option<Record>> {
+        Ok(self.read()?.records.get(&(kind.to_owned(), id.to_owned())).cloned())
     }
 
-    fn stats(&self) -> Result<StoreStats> {
+    fn records(&self, query: &RecordQuery) -> Result<Page<Record, RecordCursor>> {
+        use std::ops::Bound;
         let inner = self.read()?;
-        Ok(StoreStats {
-            customers: inner.customers.len() as u64,
-            interactions: inner.interactions.len() as u64,
-        })
+        let limit = query.limit.max(1);
+        let mut items: Vec<Record> = Vec::new();
+        match &query.index {
+            None => {
+                let kind = query.kind.clone();
+                let start = match &query.after {
+                    Some(c) => Bound::Excluded((kind.clone(), c.id.clone())),
+                    None => Bound::Included((kind.clone(), String::new())),
+                };
+                items.extend(
+                    inner
+                        .records
+                        .range((start, Bound::Unbounded))
+                        .take_while(|((k, _), _)| *k == kind)
+                        .take(limit + 1)
+                        .map(|(_, r)| r.clone()),
+                );
+            }
+            Some(range) => {
+                let (from, to) = range.key_range();
+                let key = |value: Vec<u8>, id: String| {
+                    (query.kind.clone(), range.name.clone(), value, id)
+                };
+                let start = match &query.after {
+                    Some(c) if c.key.as_deref().is_some_and(|k| *k >= *from) => {
+                        Bound::Excluded(key(c.key.clone().unwrap_or_default(), c.id.clone()))
+                    }
+                    _ => Bound::Included(key(from, String::new())),
+                };
+                for (k, n, value, id) in inner.record_index.range((start, Bound::Unbounded)) {
+                    if *k != query.kind
+                        || *n != range.name
+                        || to.as_ref().is_some_and(|t| value >= t)
+                    {
+                        break;
+                    }
+                    if items.len() > limit {
+                        break;
+                    }
+                    if let Some(r) = inner.records.get(&(k.clone(), id.clone())) {
+                        items.push(r.clone());
+                    }
+                }
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|r| query.cursor_of(r))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 }
 
