@@ -463,6 +463,12 @@ fn summary(p: &EventPayload) -> String {
         EventPayload::TaskCreated { task } | EventPayload::TaskCompleted { task } => {
             task.title.clone()
         }
+        EventPayload::ObjectCreated { object } | EventPayload::ObjectDeleted { object } => {
+            format!("{} {}", object.object_type, object.id)
+        }
+        EventPayload::ObjectUpdated { after, .. } => {
+            format!("{} {} revision {}", after.object_type, after.id, after.revision)
+        }
         EventPayload::Action { playbook, action, .. } => format!("{playbook}: {action}"),
     }
 }

@@ -1021,7 +1021,7 @@ impl CustomerUpdate {
     }
 }
 
-fn validate_name(what: &str, name: &str) -> Result<()> {
+pub(crate) fn validate_name(what: &str, name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > 64
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))

@@ -28,6 +28,7 @@ pub mod ids;
 pub mod import;
 pub mod interaction;
 pub mod money;
+pub mod objects;
 pub mod rules;
 pub mod store;
 pub mod time;

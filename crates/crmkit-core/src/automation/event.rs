@@ -7,6 +7,7 @@ use super::playbook::Task;
 use crate::customer::{Customer, LifecycleStage};
 use crate::ids::{CustomerId, InteractionId};
 use crate::money::Money;
+use crate::objects::Object;
 use crate::store::CustomerScore;
 
 /// What happened. Serialised with a `type` tag (`customer_created`, `segment_entered`, ...).
@@ -88,6 +89,23 @@ pub enum EventPayload {
         /// The task.
         task: Box<Task>,
     },
+    /// A user-defined object was created.
+    ObjectCreated {
+        /// The object.
+        object: Box<Object>,
+    },
+    /// A user-defined object was changed.
+    ObjectUpdated {
+        /// Before.
+        before: Box<Object>,
+        /// After.
+        after: Box<Object>,
+    },
+    /// A user-defined object was deleted.
+    ObjectDeleted {
+        /// The object as it was.
+        object: Box<Object>,
+    },
     /// A playbook's custom action for the host application.
     Action {
         /// The playbook.
@@ -120,6 +138,9 @@ impl EventPayload {
             EventPayload::ScoreChanged { .. } => "score_changed",
             EventPayload::TaskCreated { .. } => "task_created",
             EventPayload::TaskCompleted { .. } => "task_completed",
+            EventPayload::ObjectCreated { .. } => "object_created",
+            EventPayload::ObjectUpdated { .. } => "object_updated",
+            EventPayload::ObjectDeleted { .. } => "object_deleted",
             EventPayload::Action { .. } => "action",
         }
     }
