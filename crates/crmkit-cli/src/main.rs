@@ -15,6 +15,7 @@ macro_rules! out {
 mod automation_cmd;
 mod display;
 mod import_cmd;
+mod objects_cmd;
 mod report;
 mod value_cmd;
 
@@ -73,6 +74,9 @@ enum Command {
     Events(automation_cmd::EventsCommand),
     /// Re-check the memberships that time alone can have changed.
     Advance(automation_cmd::AdvanceArgs),
+    /// Define user-defined object types; create, change, delete, show and list their objects.
+    #[command(subcommand)]
+    Objects(objects_cmd::ObjectsCommand),
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
@@ -200,6 +204,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Events(cmd) => automation_cmd::events(&open(&cli.db)?, cmd),
         Command::Advance(args) => automation_cmd::advance(&open(&cli.db)?, args),
         Command::Import(cmd) => import_cmd::run(&open(&cli.db)?, cmd),
+        Command::Objects(cmd) => objects_cmd::run(&open(&cli.db)?, cmd),
         Command::Customers(CustomersCommand::List { stage, tag, name, limit, after, format }) => {
             let crm = open(&cli.db)?;
             let mut query = CustomerQuery::new().limit(limit);

@@ -40,6 +40,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use crmkit_core::objects::{
+    NewObject, Object, ObjectField, ObjectFieldType, ObjectType, ObjectTypeDef, ObjectUpdate,
+    ObjectValue,
+};
 use crmkit_core::{
     AttributeValue, AuditRecord, BatchOutcome, Channel, ConsentStatus, Crm, Currency, Customer,
     CustomerId, CustomerKind, CustomerQuery, CustomerUpdate, Direction, Expected, FieldDef,
@@ -74,7 +78,18 @@ pub enum Op {
     RecordAll(Vec<NewInteraction>),
     /// [`Store::apply`] of a batch built from these writes (see [`RawWrite`]).
     Apply(Vec<RawWrite>),
+    /// [`Crm::define_object_type`].
+    DefineObjectType(ObjectTypeDef),
+    /// [`Crm::create_object`] of a [`OBJECT_TYPE`] object.
+    CreateObject(NewObject),
+    /// [`Crm::update_object`] of a [`OBJECT_TYPE`] object.
+    UpdateObject(String, ObjectUpdate),
+    /// [`Crm::delete_object`] of a [`OBJECT_TYPE`] object, with an expected revision.
+    DeleteObject(String, Option<u64>),
 }
+
+/// The user-defined object type the generated operations use.
+pub const OBJECT_TYPE: &str = "ticket";
 
 /// A write of an [`Op::Apply`] batch, made concrete when the op runs (an update needs the
 /// stored record). Times are the clock's plus a few nanoseconds, to exercise truncation.
@@ -139,7 +154,7 @@ pub enum RawWrite {
 }
 
 /// The record kinds the generated operations write, and [`Snapshot`] reads.
-pub const RECORD_KINDS: &[&str] = &["deal", "case"];
+pub const RECORD_KINDS: &[&str] = &["deal", "case", "object_type", "object:ticket"];
 
 /// The `stage` index values the generated records have.
 pub const RECORD_STAGES: &[&str] = &["open", "won", "lost"];
@@ -155,6 +170,10 @@ pub enum OpValue {
     Recorded(Option<InteractionId>),
     /// The outcome of a batch (`record_all`, `apply`).
     Batch(BatchOutcome),
+    /// An object type (define).
+    ObjectType(ObjectType),
+    /// An object (create, update, delete).
+    Object(Object),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +570,75 @@ fn raw_write() -> impl Strategy<Value = RawWrite> {
     ]
 }
 
+/// The ticket type, in one of its versions: later versions add an indexed priority and a due
+/// date (required in one), which the stores must refuse or accept alike.
+fn object_type_def() -> impl Strategy<Value = ObjectTypeDef> {
+    (0..4u8).prop_map(|version| {
+        let mut def = ObjectTypeDef::new(OBJECT_TYPE)
+            .field(ObjectField::new("subject", ObjectFieldType::String).required().indexed())
+            .field(ObjectField::new("owner", ObjectFieldType::Customer))
+            .field(ObjectField::new("labels", ObjectFieldType::StringList));
+        let priority = ObjectField::new("priority", ObjectFieldType::Integer);
+        def = def.field(if version >= 1 { priority.indexed() } else { priority });
+        if version >= 2 {
+            let due = ObjectField::new("due", ObjectFieldType::Datetime);
+            def = def.field(if version == 3 { due.required() } else { due });
+        }
+        def
+    })
+}
+
+fn object_id() -> impl Strategy<Value = String> {
+    prop_oneof![10 => select(vec!["t1", "t2", "t3"]).prop_map(str::to_owned), 1 => Just("bad id".to_owned())]
+}
+
+fn object_field() -> impl Strategy<Value = (String, ObjectValue)> {
+    prop_oneof![
+        2 => select(vec!["printer", "login", ""]).prop_map(|s| ("subject".to_owned(), ObjectValue::String(s.into()))),
+        3 => (-1i64..3).prop_map(|p| ("priority".to_owned(), ObjectValue::Integer(p))),
+        1 => Just(("priority".to_owned(), ObjectValue::String("high".into()))),
+        2 => any_customer().prop_map(|c| ("owner".to_owned(), ObjectValue::Customer(c))),
+        1 => Just(("labels".to_owned(), ObjectValue::StringList(vec!["a;b".into(), "ü".into()]))),
+        1 => (0i64..3_000_000).prop_map(|us| ("due".to_owned(), ObjectValue::Datetime(base_time() + Duration::nanoseconds(us * 1001)))),
+        1 => Just(("nope".to_owned(), ObjectValue::Bool(true))),
+        1 => Just(("subject".to_owned(), ObjectValue::Integer(1))),
+    ]
+}
+
+fn object_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => object_type_def().prop_map(Op::DefineObjectType),
+        3 => (
+            object_id(),
+            prop::option::weighted(0.85, select(vec!["printer", "login"])),
+            prop::collection::vec(object_field(), 0..=2),
+        )
+            .prop_map(|(id, subject, fields)| {
+                let mut new = NewObject::new().id(id);
+                if let Some(s) = subject {
+                    new = new.set("subject", ObjectValue::String(s.into()));
+                }
+                for (f, v) in fields {
+                    new = new.set(f, v);
+                }
+                Op::CreateObject(new)
+            }),
+        3 => (object_id(), prop::collection::vec(object_field(), 0..=2), prop::collection::vec(select(vec!["priority", "subject", "due"]), 0..=1), prop_oneof![2 => Just(None), 1 => (1u64..4).prop_map(Some)])
+            .prop_map(|(id, set, unset, expected)| {
+                let mut u = ObjectUpdate::new();
+                for (f, v) in set {
+                    u = u.set(f, v);
+                }
+                for f in unset {
+                    u = u.unset(f);
+                }
+                u.expected_revision = expected;
+                Op::UpdateObject(id, u)
+            }),
+        1 => (object_id(), prop_oneof![Just(None), (1u64..4).prop_map(Some)]).prop_map(|(id, e)| Op::DeleteObject(id, e)),
+    ]
+}
+
 fn record_id() -> impl Strategy<Value = &'static str> {
     select(vec!["r1", "r2", "r3"])
 }
@@ -581,6 +669,7 @@ pub fn op_strategy() -> impl Strategy<Value = Op> {
         4 => prop_oneof![6 => valid_interaction(), 1 => failing_interaction()].prop_map(Op::Record),
         2 => interaction_batch().prop_map(Op::RecordAll),
         2 => prop::collection::vec(raw_write(), 1..=4).prop_map(Op::Apply),
+        3 => object_op(),
     ]
 }
 
@@ -601,11 +690,13 @@ pub fn ops_strategy() -> impl Strategy<Value = Vec<Op>> {
     (
         prop::collection::vec(define, 0..=3),
         prop::collection::vec(new_customer().prop_map(Op::CreateCustomer), 0..=3),
+        prop::option::weighted(0.7, object_type_def().prop_map(Op::DefineObjectType)),
         prop::collection::vec(op_strategy(), 1..=55),
     )
-        .prop_map(|(fields, customers, rest)| {
+        .prop_map(|(fields, customers, object_type, rest)| {
             let mut ops = fields;
             ops.extend(customers);
+            ops.extend(object_type);
             ops.extend(rest);
             ops
         })
@@ -702,6 +793,12 @@ fn run(crm: &Crm, op: &Op, raw: Option<&WriteBatch>) -> Result<OpValue> {
         Op::Record(i) => crm.record(i.clone()).map(OpValue::Recorded),
         Op::RecordAll(list) => crm.record_all(list.clone()).map(OpValue::Batch),
         Op::Apply(_) => crm.store().apply(raw.expect("resolved batch").clone()).map(OpValue::Batch),
+        Op::DefineObjectType(def) => crm.define_object_type(def.clone()).map(OpValue::ObjectType),
+        Op::CreateObject(new) => crm.create_object(OBJECT_TYPE, new.clone()).map(OpValue::Object),
+        Op::UpdateObject(id, u) => {
+            crm.update_object(OBJECT_TYPE, id, u.clone()).map(OpValue::Object)
+        }
+        Op::DeleteObject(id, e) => crm.delete_object(OBJECT_TYPE, id, *e).map(OpValue::Object),
     }
 }
 

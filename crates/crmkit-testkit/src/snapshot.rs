@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub schema: Vec<FieldDef>,
     /// Every record of each of [`RECORD_KINDS`], by id.
     pub records: Vec<Record>,
+    /// Every object change (audit entry) as JSON, sorted: their record ids are random.
+    pub object_changes: Vec<String>,
     /// The ids each index query (every stage; amount ranges) returns, read two a page.
     pub record_queries: Vec<(String, Vec<String>)>,
     /// Scale-sensitive text: every customer and interaction as JSON (decimals are strings that
@@ -134,7 +136,19 @@ impl Snapshot {
             }
         }
 
+        let mut object_changes: Vec<String> = store
+            .all_records(RecordQuery::kind("object_change"))
+            .expect("records() of object changes")
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({ "revision": r.revision, "body": r.body, "index": r.index })
+                    .to_string()
+            })
+            .collect();
+        object_changes.sort();
+
         Snapshot {
+            object_changes,
             stats,
             customers,
             interactions,
@@ -178,6 +192,7 @@ impl Snapshot {
             assert_eq!(a, b, "{context}: audit entry differs");
         }
         assert_eq!(self.records, other.records, "{context}: records differ");
+        assert_eq!(self.object_changes, other.object_changes, "{context}: object changes differ");
         assert_eq!(
             self.record_queries, other.record_queries,
             "{context}: records found by index differ"
