@@ -90,7 +90,7 @@ impl From<Failure> for PyErr {
 /// A rule that does not parse ([`crmkit::Error::InvalidRule`]) is a `ValidationError` whose
 /// `line` and `column` attributes say where (they are `None` on other validation errors).
 pub(crate) fn crm_error(e: &crmkit::Error) -> PyErr {
-    let message = e.to_string();
+    let message = e.report();
     let err = match e.kind() {
         crmkit::ErrorKind::Validation => ValidationError::new_err(message),
         crmkit::ErrorKind::NotFound => NotFoundError::new_err(message),

@@ -53,7 +53,7 @@ pub enum CrmError {
 
 impl From<crmkit::Error> for CrmError {
     fn from(e: crmkit::Error) -> Self {
-        let message = e.to_string();
+        let message = e.report();
         match e.kind() {
             ErrorKind::Validation => CrmError::Validation { message },
             ErrorKind::NotFound => CrmError::NotFound { message },

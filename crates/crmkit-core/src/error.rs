@@ -132,14 +132,26 @@ pub enum Error {
         /// The newest version this build knows.
         supported: u32,
     },
-    /// The storage backend failed (I/O, corruption, locking...).
+    /// The storage backend failed (I/O, corruption, locking...). The backend's own error is the
+    /// [`source`](std::error::Error::source), not repeated in the message: print the chain
+    /// with [`Error::report`].
     #[error("storage error: {message}")]
     Storage {
-        /// What the backend was doing and what it said.
+        /// What the backend was doing (or, without a source, what went wrong).
         message: String,
         /// The backend's own error.
         #[source]
         source: Option<BoxError>,
+    },
+    /// A customer-value model refused its data or parameters (crmkit-clv's error is the
+    /// source). A validation error, except for a model file that cannot be read (malformed).
+    #[error("the customer-value model refused {what}")]
+    Model {
+        /// What was refused: a column, a parameter, the data, a model file.
+        what: String,
+        /// crmkit-clv's error.
+        #[source]
+        source: crmkit_clv::ClvError,
     },
     /// A bug or a broken invariant inside crmkit (a lock poisoned by a panic, a backend that
     /// broke its contract), not a problem with the input or the storage.
@@ -148,8 +160,8 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed (the operating system's error is the source).
+    #[error("cannot read or write {path}")]
     Io {
         /// The file.
         path: String,
@@ -162,14 +174,15 @@ pub enum Error {
 impl From<crmkit_clv::ClvError> for Error {
     fn from(e: crmkit_clv::ClvError) -> Error {
         use crmkit_clv::ClvError as C;
-        match e {
-            C::InvalidInput { column, index, message } => {
-                Error::validation(column, format!("row {index}: {message}"))
-            }
-            C::InvalidParameter { name, message } => Error::validation(name, message),
-            C::NoData(message) => Error::validation("data", message),
-            other => Error::validation("model", other.to_string()),
-        }
+        let what = match &e {
+            C::InvalidInput { column, index, .. } => format!("{column} at row {index}"),
+            C::InvalidParameter { name, .. } => name.clone(),
+            C::LengthMismatch { .. } => "its columns".to_owned(),
+            C::NoData(_) => "the data".to_owned(),
+            C::Format(_) => "the model file".to_owned(),
+            _ => "its input".to_owned(),
+        };
+        Error::Model { what, source: e }
     }
 }
 
@@ -223,8 +236,9 @@ impl fmt::Display for ImportError {
 }
 
 impl std::error::Error for ImportError {
+    /// The cause's own source: the cause is part of the message already.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.cause)
+        std::error::Error::source(&self.cause)
     }
 }
 
@@ -261,6 +275,7 @@ impl Error {
             | Error::Malformed { .. }
             | Error::InvalidRule { .. } => ErrorKind::Validation,
             Error::Import(inner) => inner.cause.kind(),
+            Error::Model { .. } => ErrorKind::Validation,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::DuplicateIdentityKey { .. }
             | Error::AlreadyExists { .. }
@@ -293,11 +308,36 @@ impl Error {
     /// ```
     /// let io = std::io::Error::other("disk full");
     /// let e = crmkit_core::Error::storage("committing batch", io);
-    /// assert!(e.to_string().contains("committing batch"));
+    /// assert_eq!(e.to_string(), "storage error: committing batch");
+    /// assert_eq!(e.report(), "storage error: committing batch: disk full");
     /// ```
     pub fn storage(context: &str, source: impl Into<BoxError>) -> Self {
-        let source = source.into();
-        Error::Storage { message: format!("{context}: {source}"), source: Some(source) }
+        Error::Storage { message: context.to_owned(), source: Some(source.into()) }
+    }
+
+    /// The message and every cause below it, each once: `storage error: committing a batch:
+    /// disk full`. What to show a person (the CLI and the bindings do).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = crmkit_core::Error::storage("committing a batch", std::io::Error::other("disk full"));
+    /// assert_eq!(e.to_string(), "storage error: committing a batch");
+    /// assert_eq!(e.report(), "storage error: committing a batch: disk full");
+    /// ```
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            // A foreign error may repeat its own source in its message: show it once.
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        out
     }
 
     /// The row location, if this error came from an import.
