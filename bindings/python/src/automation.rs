@@ -682,7 +682,8 @@ pub(crate) fn task_id(obj: &Bound<'_, PyAny>) -> PyResult<crmkit::TaskId> {
 ///
 /// ``type`` is ``customer_created``, ``customer_updated``, ``stage_changed``,
 /// ``interaction_recorded``, ``segment_entered``, ``segment_exited``, ``score_changed``,
-/// ``task_created``, ``task_completed`` or ``action``; ``payload`` is the event's JSON form as
+/// ``task_created``, ``task_completed``, ``object_created``, ``object_updated``,
+/// ``object_deleted`` or ``action``; ``payload`` is the event's JSON form as
 /// a dict (with its ``type`` tag), e.g. ``{"type": "segment_entered", "segment": "vip",
 /// "version": 1, "reason": ['tag "vip" became true']}``.
 ///

@@ -148,7 +148,17 @@ pub(crate) fn attribute_from_py(
     name: &str,
     declared: Option<FieldType>,
 ) -> PyResult<AttributeValue> {
-    let field = format!("attributes.{name}");
+    value_from_py(obj, &format!("attributes.{name}"), declared)
+}
+
+/// A field value from Python, as [`attribute_from_py`] converts it; `field` names it in errors
+/// (`attributes.seats`, `invoice.total`).
+pub(crate) fn value_from_py(
+    obj: &Bound<'_, PyAny>,
+    field: &str,
+    declared: Option<FieldType>,
+) -> PyResult<AttributeValue> {
+    let field = field.to_owned();
     let py = obj.py();
     if let Ok(s) = obj.cast::<PyString>() {
         let text = s.to_cow()?;

@@ -968,6 +968,215 @@ impl PyCrm {
         Ok(list.into_iter().map(|inner| Task { inner }).collect())
     }
 
+    // ----- User-defined objects -----
+
+    /// Declares an object type (the application's own records: invoices, subscriptions...), or
+    /// redefines one. ``fields`` maps each field name to its type: ``string``, ``integer``,
+    /// ``decimal``, ``bool``, ``date``, ``datetime``, ``string_list`` or ``customer`` (a link
+    /// to a customer, always indexed); ``required`` and ``indexed`` name fields. A
+    /// redefinition may add fields and index fields; a field's type cannot change
+    /// (:class:`ConflictError`) and a field cannot be removed. Returns the type as a dict
+    /// (``name``, ``revision``, ``fields``, ``created_at``, ``updated_at``).
+    ///
+    /// >>> from crmkit import Crm
+    /// >>> crm = Crm()
+    /// >>> t = crm.define_object_type("plan", {"code": "string", "seats": "integer"}, required=["code"], indexed=["seats"])
+    /// >>> t["revision"], [(f["name"], f["type"], f["required"], f["indexed"]) for f in t["fields"]]
+    /// (1, [('code', 'string', True, False), ('seats', 'integer', False, True)])
+    #[pyo3(signature = (name, fields, *, required=Vec::new(), indexed=Vec::new()))]
+    fn define_object_type<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        fields: &Bound<'py, PyDict>,
+        required: Vec<String>,
+        indexed: Vec<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let def = crate::objects::type_def_from_py(name, fields, &required, &indexed)?;
+        let crm = self.crm()?;
+        let t = without_gil(py, move || Ok(crm.define_object_type(def)?))?;
+        crate::objects::type_to_py(py, &t)
+    }
+
+    /// Every object type (dicts as :meth:`define_object_type` returns), by name.
+    fn object_types<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.object_types()?))?;
+        list.iter().map(|t| crate::objects::type_to_py(py, t)).collect()
+    }
+
+    /// An object type by name (a dict), or ``None``.
+    fn object_type<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let crm = self.crm()?;
+        let t = without_gil(py, move || Ok(crm.object_type(&name)?))?;
+        t.map(|t| crate::objects::type_to_py(py, &t)).transpose()
+    }
+
+    /// Creates an object of a declared type and returns it as a dict (``object_type``, ``id``,
+    /// ``revision``, ``fields``, ``created_at``, ``updated_at``), with an audit entry and an
+    /// ``object_created`` event.
+    ///
+    /// ``fields`` maps field names to values: ``str``, ``int``, ``bool``, ``decimal.Decimal``
+    /// (never a float), ``datetime.date``, an aware ``datetime.datetime``, a list of ``str``;
+    /// a customer link is a :class:`Customer`, its id, or an identity key such as an e-mail
+    /// address. Text for a field of another type is parsed as that type; ``None`` is no value.
+    /// ``id`` defaults to a new UUID; ``source`` names who makes the change (the audit actor).
+    /// Raises :class:`ValidationError` (the message names ``type.field``) for an undeclared
+    /// field, a value of the wrong type or a missing required field, :class:`NotFoundError`
+    /// for an unknown type or customer, :class:`ConflictError` for a taken id.
+    ///
+    /// >>> from decimal import Decimal
+    /// >>> from crmkit import Crm
+    /// >>> crm = Crm()
+    /// >>> ada = crm.create_customer("Ada", email="ada@example.org")
+    /// >>> _ = crm.define_object_type("invoice", {"total": "decimal", "customer": "customer"})
+    /// >>> inv = crm.create_object("invoice", {"total": Decimal("49.90"), "customer": "ada@example.org"}, id="INV-1")
+    /// >>> inv["id"], inv["revision"], inv["fields"]["total"], inv["fields"]["customer"] == str(ada.id)
+    /// ('INV-1', 1, Decimal('49.90'), True)
+    #[pyo3(signature = (object_type, fields, *, id=None, source=None))]
+    fn create_object<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        fields: &Bound<'py, PyDict>,
+        id: Option<String>,
+        source: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let crm = self.crm()?;
+        let declared = crate::objects::declared_types(py, &crm, &object_type)?;
+        let input = crate::objects::fields_from_py(Some(fields), &object_type, &declared, drop)?;
+        let object = without_gil(py, move || {
+            let new = crmkit::objects::NewObject {
+                id,
+                fields: input.resolve(&crm, &object_type)?,
+                source,
+            };
+            Ok(crm.create_object(&object_type, new)?)
+        })?;
+        crate::objects::object_to_py(py, &object)
+    }
+
+    /// Changes an object's fields and returns the new version (nothing is written when nothing
+    /// changes). ``set`` maps fields to values as :meth:`create_object` takes them (``None``
+    /// unsets); ``unset`` names fields to remove (a required one is refused). With
+    /// ``revision``, the update fails with :class:`ConflictError` unless the stored object has
+    /// that revision.
+    #[pyo3(signature = (object_type, id, *, set=None, unset=Vec::new(), revision=None, source=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_object<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        id: String,
+        set: Option<&Bound<'py, PyDict>>,
+        unset: Vec<String>,
+        revision: Option<u64>,
+        source: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let crm = self.crm()?;
+        let declared = crate::objects::declared_types(py, &crm, &object_type)?;
+        let mut removed: std::collections::BTreeSet<String> = unset.into_iter().collect();
+        let input = crate::objects::fields_from_py(set, &object_type, &declared, |name| {
+            removed.insert(name);
+        })?;
+        let object = without_gil(py, move || {
+            let update = crmkit::objects::ObjectUpdate {
+                set: input.resolve(&crm, &object_type)?,
+                unset: removed,
+                expected_revision: revision,
+                source,
+            };
+            Ok(crm.update_object(&object_type, &id, update)?)
+        })?;
+        crate::objects::object_to_py(py, &object)
+    }
+
+    /// Deletes an object (its history stays) and returns it as it was, with an
+    /// ``object_deleted`` event. With ``revision``, :class:`ConflictError` unless the stored
+    /// object has that revision; :class:`NotFoundError` when there is no such object.
+    #[pyo3(signature = (object_type, id, *, revision=None))]
+    fn delete_object<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        id: String,
+        revision: Option<u64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let crm = self.crm()?;
+        let object =
+            without_gil(py, move || Ok(crm.delete_object(&object_type, &id, revision)?))?;
+        crate::objects::object_to_py(py, &object)
+    }
+
+    /// An object by type and id (a dict), or ``None``.
+    fn object<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        id: String,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let crm = self.crm()?;
+        let found = without_gil(py, move || Ok(crm.object(&object_type, &id)?))?;
+        found.map(|o| crate::objects::object_to_py(py, &o)).transpose()
+    }
+
+    /// A type's objects (dicts): all of them by id, those whose indexed field equals a value
+    /// (``where={field: value}``), or those whose indexed field lies between inclusive bounds
+    /// (``min={field: low}``, ``max={field: high}``, either optional), by value then id.
+    /// Reads every page unless ``limit`` caps the count. Values are given as for
+    /// :meth:`create_object`.
+    ///
+    /// >>> from crmkit import Crm
+    /// >>> crm = Crm()
+    /// >>> _ = crm.define_object_type("plan", {"seats": "integer"}, indexed=["seats"])
+    /// >>> for code, seats in [("a", 5), ("b", 50), ("c", 10)]:
+    /// ...     _ = crm.create_object("plan", {"seats": seats}, id=code)
+    /// >>> [o["id"] for o in crm.objects("plan", min={"seats": 10})]
+    /// ['c', 'b']
+    /// >>> [o["id"] for o in crm.objects("plan", where={"seats": "5"})], len(crm.objects("plan", limit=2))
+    /// (['a'], 2)
+    #[pyo3(signature = (object_type, *, r#where=None, min=None, max=None, limit=None))]
+    fn objects<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        r#where: Option<&Bound<'py, PyDict>>,
+        min: Option<&Bound<'py, PyDict>>,
+        max: Option<&Bound<'py, PyDict>>,
+        limit: Option<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        use crate::objects::bound_from_py;
+        let crm = self.crm()?;
+        let declared = crate::objects::declared_types(py, &crm, &object_type)?;
+        let query = crate::objects::Query {
+            equal: bound_from_py(r#where, "where", &object_type, &declared)?,
+            min: bound_from_py(min, "min", &object_type, &declared)?,
+            max: bound_from_py(max, "max", &object_type, &declared)?,
+            limit,
+        };
+        query.check()?;
+        let list = without_gil(py, move || Ok(query.run(&crm, &object_type)?))?;
+        list.iter().map(|o| crate::objects::object_to_py(py, o)).collect()
+    }
+
+    /// An object's audit history, oldest first (it outlives the object): dicts with ``kind``
+    /// (``created``, ``updated``, ``deleted``), ``revision``, ``at``, ``actor`` and ``fields``,
+    /// a list of ``(name, old, new)`` (``None`` for no value).
+    fn object_history<'py>(
+        &self,
+        py: Python<'py>,
+        object_type: String,
+        id: String,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let crm = self.crm()?;
+        let list = without_gil(py, move || Ok(crm.object_history(&object_type, &id)?))?;
+        list.iter().map(|c| crate::objects::change_to_py(py, c)).collect()
+    }
+
     // ----- Events -----
 
     /// The events after sequence number ``after``, oldest first (at most ``limit``).

@@ -8,6 +8,7 @@
 //!
 //! Segments, playbooks, tasks and events (issue 4) are `Crm` methods whose records live in
 //! `automation`; a rule that does not parse raises `ValidationError` with `line` and `column`.
+//! User-defined objects are `Crm` methods too, their values converted in `objects`.
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,7 @@ mod crm;
 mod error;
 mod frame;
 mod models;
+mod objects;
 mod records;
 mod value;
 

@@ -1,4 +1,5 @@
 # Type stubs of the native module crmkit._crmkit (checked by mypy.stubtest in the tests).
+import builtins  # `Crm.object` shadows the builtin inside the class
 import datetime
 import decimal
 import os
@@ -7,7 +8,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import final
+from typing_extensions import TypedDict, final
 
 __all__ = [
     "__version__",
@@ -81,6 +82,40 @@ _Instant = Union[datetime.datetime, datetime.date, str]
 _CustomerRef = Union[uuid.UUID, str, "Customer"]
 _Amount = Union[decimal.Decimal, int, str]
 _Path = Union[str, "os.PathLike[str]"]
+# A value of a user-defined object's field, as given (text is parsed as the field's type; a
+# customer link is a Customer, its id or an identity key) and as returned (a link is the id's text).
+_ObjectValueIn = Union[
+    str, int, bool, decimal.Decimal, datetime.date, datetime.datetime, Sequence[str], uuid.UUID, "Customer"
+]
+_ObjectValue = Union[str, int, bool, decimal.Decimal, datetime.date, datetime.datetime, List[str]]
+
+class _ObjectFieldDict(TypedDict):
+    name: str
+    type: str
+    required: bool
+    indexed: bool
+
+class _ObjectTypeDict(TypedDict):
+    name: str
+    revision: int
+    fields: List[_ObjectFieldDict]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+class _ObjectDict(TypedDict):
+    object_type: str
+    id: str
+    revision: int
+    fields: Dict[str, _ObjectValue]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+class _ObjectChangeDict(TypedDict):
+    kind: str
+    revision: int
+    at: datetime.datetime
+    actor: str
+    fields: List[Tuple[str, Optional[_ObjectValue], Optional[_ObjectValue]]]
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
 _U8 = npt.NDArray[np.uint8]
@@ -556,7 +591,7 @@ class Crm:
     def closed(self) -> bool: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Crm": ...
-    def __exit__(self, *_args: object) -> bool: ...
+    def __exit__(self, *_args: builtins.object) -> bool: ...
     def now(self) -> datetime.datetime: ...
     def define_field(self, name: str, field_type: str) -> None: ...
     def fields(self) -> List[Tuple[str, str]]: ...
@@ -629,7 +664,7 @@ class Crm:
         create_customers: bool = False,
         batch_size: int = 50000,
         rejects: Optional[_Path] = None,
-        progress: Optional[Callable[[Dict[str, int]], object]] = None,
+        progress: Optional[Callable[[Dict[str, int]], builtins.object]] = None,
     ) -> ImportReport: ...
     def import_customers(
         self,
@@ -642,7 +677,7 @@ class Crm:
         has_header: bool = True,
         batch_size: int = 50000,
         rejects: Optional[_Path] = None,
-        progress: Optional[Callable[[Dict[str, int]], object]] = None,
+        progress: Optional[Callable[[Dict[str, int]], builtins.object]] = None,
     ) -> ImportReport: ...
     def fit_value(
         self,
@@ -719,11 +754,53 @@ class Crm:
         playbook: Optional[str] = None,
         limit: int = 100,
     ) -> List[Task]: ...
+    def define_object_type(
+        self,
+        name: str,
+        fields: Mapping[str, str],
+        *,
+        required: Sequence[str] = ...,
+        indexed: Sequence[str] = ...,
+    ) -> _ObjectTypeDict: ...
+    def object_types(self) -> List[_ObjectTypeDict]: ...
+    def object_type(self, name: str) -> Optional[_ObjectTypeDict]: ...
+    def create_object(
+        self,
+        object_type: str,
+        fields: Mapping[str, Optional[_ObjectValueIn]],
+        *,
+        id: Optional[str] = None,
+        source: Optional[str] = None,
+    ) -> _ObjectDict: ...
+    def update_object(
+        self,
+        object_type: str,
+        id: str,
+        *,
+        set: Optional[Mapping[str, Optional[_ObjectValueIn]]] = None,
+        unset: Sequence[str] = ...,
+        revision: Optional[int] = None,
+        source: Optional[str] = None,
+    ) -> _ObjectDict: ...
+    def delete_object(
+        self, object_type: str, id: str, *, revision: Optional[int] = None
+    ) -> _ObjectDict: ...
+    def object(self, object_type: str, id: str) -> Optional[_ObjectDict]: ...
+    def objects(
+        self,
+        object_type: str,
+        *,
+        where: Optional[Mapping[str, _ObjectValueIn]] = None,
+        min: Optional[Mapping[str, _ObjectValueIn]] = None,
+        max: Optional[Mapping[str, _ObjectValueIn]] = None,
+        limit: Optional[int] = None,
+    ) -> List[_ObjectDict]: ...
+    def object_history(self, object_type: str, id: str) -> List[_ObjectChangeDict]: ...
     def events_after(self, after: int = 0, limit: int = 100) -> List[Event]: ...
     def poll_events(self, consumer: str, limit: int = 100) -> List[Event]: ...
     def ack_events(self, consumer: str, seq: int) -> None: ...
     def consumer_cursor(self, consumer: str) -> int: ...
-    def subscribe(self, callback: Callable[[Event], object]) -> Subscription: ...
+    def subscribe(self, callback: Callable[[Event], builtins.object]) -> Subscription: ...
 
 class _ContinuousModel:
     PARAMETERS: List[str]
