@@ -27,6 +27,7 @@ use crate::crm::Crm;
 use crate::customer::{Customer, LifecycleStage};
 use crate::error::{CrmResult, guard, panic_message};
 use crate::interaction::Money;
+use crate::objects::CrmObject;
 
 /// The headline numbers of a customer's scores, as carried by `EventPayload.ScoreChanged`.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -52,7 +53,7 @@ impl From<core::ScoreBrief> for ScoreBrief {
 
 /// What happened. `Event.typeName` has the same as text (`"segment_entered"`...).
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
-// The customer records are inline: UniFFI fields cannot be boxed, and a payload lives only as long
+// The customer and object records are inline: UniFFI fields cannot be boxed, and a payload lives only as long
 // as it takes to serialise it across the FFI.
 #[allow(clippy::large_enum_variant)]
 pub enum EventPayload {
@@ -130,6 +131,23 @@ pub enum EventPayload {
         /// Its data, as JSON text.
         payload_json: String,
     },
+    /// An object of a user-defined type was created.
+    ObjectCreated {
+        /// The new object.
+        crm_object: CrmObject,
+    },
+    /// An object was changed.
+    ObjectUpdated {
+        /// Before.
+        before: CrmObject,
+        /// After.
+        after: CrmObject,
+    },
+    /// An object was deleted.
+    ObjectDeleted {
+        /// The object as it was.
+        crm_object: CrmObject,
+    },
 }
 
 impl From<core::EventPayload> for EventPayload {
@@ -167,6 +185,15 @@ impl From<core::EventPayload> for EventPayload {
             P::Action { playbook, action, payload } => {
                 EventPayload::Action { playbook, action, payload_json: payload.to_string() }
             }
+            P::ObjectCreated { object } => {
+                EventPayload::ObjectCreated { crm_object: (*object).into() }
+            }
+            P::ObjectUpdated { before, after } => {
+                EventPayload::ObjectUpdated { before: (*before).into(), after: (*after).into() }
+            }
+            P::ObjectDeleted { object } => {
+                EventPayload::ObjectDeleted { crm_object: (*object).into() }
+            }
         }
     }
 }
@@ -179,11 +206,13 @@ pub struct Event {
     pub seq: u64,
     /// When.
     pub at: SystemTime,
-    /// Whom it is about; `null` for events about no one customer.
+    /// Whom it is about; `null` for events about no one customer (an object's event is about the
+    /// first customer it links to, by field name).
     pub customer_id: Option<String>,
     /// The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
     /// `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
-    /// `task_created`, `task_completed` or `action` (for logs and filters).
+    /// `task_created`, `task_completed`, `action`, `object_created`, `object_updated` or
+    /// `object_deleted` (for logs and filters).
     pub type_name: String,
     /// What happened.
     pub payload: EventPayload,

@@ -7,12 +7,13 @@
 //! The surface is one object, [`Crm`], opened on a database file or in memory; everything else
 //! crosses by value as records and enums: [`Customer`], [`Interaction`], [`Money`] (a decimal as
 //! text and a currency, never a float), [`CustomerScore`], [`ValueExplanation`], [`Segment`],
-//! [`Playbook`], [`CrmTask`], [`Event`]... Events also reach the app as they happen through a
-//! [`CrmListener`] it implements (registered with `Crm::add_listener`, which returns the
-//! [`ListenerHandle`] that keeps it registered), and durably from the outbox. Every call
-//! returns `Result<_, `[`CrmError`]`>`: Kotlin `CrmException`, Swift `CrmError`, one variant per
-//! kind of failure with crmkit's readable message. A panic inside crmkit is caught at the
-//! boundary and arrives as `CrmError::Internal`, never as a crash of the app.
+//! [`Playbook`], [`CrmTask`], [`CrmObject`] (an object of a user-defined type), [`Event`]...
+//! Events also reach the app as they happen through a [`CrmListener`] it implements (registered
+//! with `Crm::add_listener`, which returns the [`ListenerHandle`] that keeps it registered), and
+//! durably from the outbox. Every call returns `Result<_, `[`CrmError`]`>`: Kotlin
+//! `CrmException`, Swift `CrmError`, one variant per kind of failure with crmkit's readable
+//! message. A panic inside crmkit is caught at the boundary and arrives as `CrmError::Internal`,
+//! never as a crash of the app.
 //!
 //! Generated names: Kotlin package `dev.crmkit`, Swift module `CrmKit` (see `uniffi.toml`);
 //! `scripts/generate-bindings.sh` builds the library and writes both. The guides are
@@ -61,6 +62,7 @@ mod error;
 mod event;
 mod import;
 mod interaction;
+mod objects;
 mod value;
 
 pub use automation::{
@@ -80,6 +82,10 @@ pub use import::{
     InputFormat, InteractionMapping,
 };
 pub use interaction::{Direction, Interaction, InteractionKind, LineItem, Money, NewInteraction};
+pub use objects::{
+    CrmObject, ObjectChange, ObjectChangeKind, ObjectCursor, ObjectFieldChange, ObjectFieldSpec,
+    ObjectFieldType, ObjectPage, ObjectQuery, ObjectTypeInfo, ObjectValue,
+};
 pub use value::{
     CustomerScore, FitSummary, HoldoutCheck, HoldoutMetrics, ModelParameter, PurchaseModel,
     RfmScores, ValueExplanation, ValueFit, ValueModel, ValueOptions,

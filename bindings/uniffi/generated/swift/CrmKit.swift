@@ -621,6 +621,24 @@ fileprivate struct FfiConverterString: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
     typealias SwiftType = Date
 
@@ -947,6 +965,71 @@ public protocol CrmProtocol: AnyObject, Sendable {
      * (`"mailer"`, `"sync"`...) are independent of each other.
      */
     func pollEvents(consumer: String, limit: UInt32) throws  -> [Event]
+    
+    /**
+     * Creates an object of a type, with an audit entry and an `object_created` event. `id`:
+     * letters, digits and `_ - . : / @` (at most 100); a fresh UUID when `null`. Fails, writing
+     * nothing, on an unknown type or linked customer (`NotFound`), an undeclared field, a value
+     * of the wrong type or a missing required field (`Validation`), or a taken id (`Conflict`).
+     */
+    func createObject(objectType: String, fields: [String: ObjectValue], id: String?, source: String?) throws  -> CrmObject
+    
+    /**
+     * Declares an object type, or redefines one. A redefinition may add fields (a required one
+     * only while the type has no objects), make a field required when every object has it, and
+     * index or unindex fields; a field's type cannot change (`Conflict`) and a field cannot be
+     * removed (`Validation`). Defining the same fields again changes nothing.
+     */
+    func defineObjectType(name: String, fields: [ObjectFieldSpec]) throws  -> ObjectTypeInfo
+    
+    /**
+     * Deletes an object, with an `object_deleted` event; its history stays. Returns what was
+     * deleted. `NotFound` if there is no such object; with `expectedRevision`, `Conflict` if the
+     * stored object has another revision.
+     */
+    func deleteObject(objectType: String, id: String, expectedRevision: UInt64?) throws  -> CrmObject
+    
+    /**
+     * An object by type and id, or `null` (Kotlin: `getObject`).
+     */
+    func object(objectType: String, id: String) throws  -> CrmObject?
+    
+    /**
+     * An object's audit history, oldest first; it outlives the object.
+     */
+    func objectHistory(objectType: String, id: String) throws  -> [ObjectChange]
+    
+    /**
+     * An object type by name, or `null`.
+     */
+    func objectType(name: String) throws  -> ObjectTypeInfo?
+    
+    /**
+     * Every object type, by name.
+     */
+    func objectTypes() throws  -> [ObjectTypeInfo]
+    
+    /**
+     * One page of a type's objects (see `ObjectQuery`). `NotFound` for an unknown type;
+     * `Validation` for a field that is not declared or not indexed, or a value of another type
+     * than the field's.
+     */
+    func objects(objectType: String, query: ObjectQuery) throws  -> ObjectPage
+    
+    /**
+     * Field values from text, as a form or a file gives them: each parsed as its declared type
+     * (decimals, `YYYY-MM-DD`, RFC 3339 times, `true` / `false`, lists separated by `;`), and
+     * a customer link from a customer id or an identity key (`email:ada@example.org`, or a bare
+     * e-mail address). Pass the result to `createObject` or `updateObject`.
+     */
+    func parseObjectFields(objectType: String, texts: [String: String]) throws  -> [String: ObjectValue]
+    
+    /**
+     * Sets and removes fields of an object, with an audit entry and an `object_updated` event
+     * (an update that changes nothing writes nothing). With `expectedRevision`, fails with
+     * `Conflict` if the stored object has another revision (it changed since it was read).
+     */
+    func updateObject(objectType: String, id: String, set: [String: ObjectValue], unset: [String], expectedRevision: UInt64?, source: String?) throws  -> CrmObject
     
 }
 /**
@@ -1700,6 +1783,165 @@ open func pollEvents(consumer: String, limit: UInt32 = UInt32(100))throws  -> [E
             self.uniffiCloneHandle(),
         FfiConverterString.lower(consumer),
         FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Creates an object of a type, with an audit entry and an `object_created` event. `id`:
+     * letters, digits and `_ - . : / @` (at most 100); a fresh UUID when `null`. Fails, writing
+     * nothing, on an unknown type or linked customer (`NotFound`), an undeclared field, a value
+     * of the wrong type or a missing required field (`Validation`), or a taken id (`Conflict`).
+     */
+open func createObject(objectType: String, fields: [String: ObjectValue], id: String? = nil, source: String? = nil)throws  -> CrmObject  {
+    return try  FfiConverterTypeCrmObject_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_create_object(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterDictionaryStringTypeObjectValue.lower(fields),
+        FfiConverterOptionString.lower(id),
+        FfiConverterOptionString.lower(source),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Declares an object type, or redefines one. A redefinition may add fields (a required one
+     * only while the type has no objects), make a field required when every object has it, and
+     * index or unindex fields; a field's type cannot change (`Conflict`) and a field cannot be
+     * removed (`Validation`). Defining the same fields again changes nothing.
+     */
+open func defineObjectType(name: String, fields: [ObjectFieldSpec])throws  -> ObjectTypeInfo  {
+    return try  FfiConverterTypeObjectTypeInfo_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_define_object_type(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterSequenceTypeObjectFieldSpec.lower(fields),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes an object, with an `object_deleted` event; its history stays. Returns what was
+     * deleted. `NotFound` if there is no such object; with `expectedRevision`, `Conflict` if the
+     * stored object has another revision.
+     */
+open func deleteObject(objectType: String, id: String, expectedRevision: UInt64? = nil)throws  -> CrmObject  {
+    return try  FfiConverterTypeCrmObject_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_delete_object(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterString.lower(id),
+        FfiConverterOptionUInt64.lower(expectedRevision),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An object by type and id, or `null` (Kotlin: `getObject`).
+     */
+open func object(objectType: String, id: String)throws  -> CrmObject?  {
+    return try  FfiConverterOptionTypeCrmObject.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_object(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An object's audit history, oldest first; it outlives the object.
+     */
+open func objectHistory(objectType: String, id: String)throws  -> [ObjectChange]  {
+    return try  FfiConverterSequenceTypeObjectChange.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_object_history(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An object type by name, or `null`.
+     */
+open func objectType(name: String)throws  -> ObjectTypeInfo?  {
+    return try  FfiConverterOptionTypeObjectTypeInfo.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_object_type(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every object type, by name.
+     */
+open func objectTypes()throws  -> [ObjectTypeInfo]  {
+    return try  FfiConverterSequenceTypeObjectTypeInfo.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_object_types(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One page of a type's objects (see `ObjectQuery`). `NotFound` for an unknown type;
+     * `Validation` for a field that is not declared or not indexed, or a value of another type
+     * than the field's.
+     */
+open func objects(objectType: String, query: ObjectQuery = ObjectQuery())throws  -> ObjectPage  {
+    return try  FfiConverterTypeObjectPage_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_objects(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterTypeObjectQuery_lower(query),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Field values from text, as a form or a file gives them: each parsed as its declared type
+     * (decimals, `YYYY-MM-DD`, RFC 3339 times, `true` / `false`, lists separated by `;`), and
+     * a customer link from a customer id or an identity key (`email:ada@example.org`, or a bare
+     * e-mail address). Pass the result to `createObject` or `updateObject`.
+     */
+open func parseObjectFields(objectType: String, texts: [String: String])throws  -> [String: ObjectValue]  {
+    return try  FfiConverterDictionaryStringTypeObjectValue.lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_parse_object_fields(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterDictionaryStringString.lower(texts),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sets and removes fields of an object, with an audit entry and an `object_updated` event
+     * (an update that changes nothing writes nothing). With `expectedRevision`, fails with
+     * `Conflict` if the stored object has another revision (it changed since it was read).
+     */
+open func updateObject(objectType: String, id: String, set: [String: ObjectValue] = [:], unset: [String] = [], expectedRevision: UInt64? = nil, source: String? = nil)throws  -> CrmObject  {
+    return try  FfiConverterTypeCrmObject_lift(try rustCallWithError(FfiConverterTypeCrmError_lift) {
+        uniffiCallStatus in
+    uniffi_crmkit_ffi_fn_method_crm_update_object(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(objectType),
+        FfiConverterString.lower(id),
+        FfiConverterDictionaryStringTypeObjectValue.lower(set),
+        FfiConverterSequenceString.lower(unset),
+        FfiConverterOptionUInt64.lower(expectedRevision),
+        FfiConverterOptionString.lower(source),uniffiCallStatus
     )
 })
 }
@@ -2832,6 +3074,117 @@ public func FfiConverterTypeConsentChoice_lower(_ value: ConsentChoice) -> RustB
 
 
 /**
+ * A stored object of a user-defined type.
+ */
+public struct CrmObject: Equatable, Hashable {
+    /**
+     * Its type's name.
+     */
+    public let objectType: String
+    /**
+     * Its id, unique within the type.
+     */
+    public let id: String
+    /**
+     * 1 when created, one more with every update: pass it as `expectedRevision` to update or
+     * delete only what was read.
+     */
+    public let revision: UInt64
+    /**
+     * The field values, by field name.
+     */
+    public let fields: [String: ObjectValue]
+    /**
+     * When created.
+     */
+    public let createdAt: Date
+    /**
+     * When last changed.
+     */
+    public let updatedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its type's name.
+         */objectType: String, 
+        /**
+         * Its id, unique within the type.
+         */id: String, 
+        /**
+         * 1 when created, one more with every update: pass it as `expectedRevision` to update or
+         * delete only what was read.
+         */revision: UInt64, 
+        /**
+         * The field values, by field name.
+         */fields: [String: ObjectValue], 
+        /**
+         * When created.
+         */createdAt: Date, 
+        /**
+         * When last changed.
+         */updatedAt: Date) {
+        self.objectType = objectType
+        self.id = id
+        self.revision = revision
+        self.fields = fields
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CrmObject: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCrmObject: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CrmObject {
+        return
+            try CrmObject(
+                objectType: FfiConverterString.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf), 
+                revision: FfiConverterUInt64.read(from: &buf), 
+                fields: FfiConverterDictionaryStringTypeObjectValue.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CrmObject, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.objectType, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterDictionaryStringTypeObjectValue.write(value.fields, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmObject_lift(_ buf: RustBuffer) throws -> CrmObject {
+    return try FfiConverterTypeCrmObject.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCrmObject_lower(_ value: CrmObject) -> RustBuffer {
+    return FfiConverterTypeCrmObject.lower(value)
+}
+
+
+/**
  * A piece of work about a customer, created by a playbook or by hand.
  *
  * Named `CrmTask`, not `Task`: in Swift a `Task` would shadow the concurrency `Task` in every
@@ -3671,13 +4024,15 @@ public struct Event: Equatable, Hashable {
      */
     public let at: Date
     /**
-     * Whom it is about; `null` for events about no one customer.
+     * Whom it is about; `null` for events about no one customer (an object's event is about the
+     * first customer it links to, by field name).
      */
     public let customerId: String?
     /**
      * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
      * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
-     * `task_created`, `task_completed` or `action` (for logs and filters).
+     * `task_created`, `task_completed`, `action`, `object_created`, `object_updated` or
+     * `object_deleted` (for logs and filters).
      */
     public let typeName: String
     /**
@@ -3696,12 +4051,14 @@ public struct Event: Equatable, Hashable {
          * When.
          */at: Date, 
         /**
-         * Whom it is about; `null` for events about no one customer.
+         * Whom it is about; `null` for events about no one customer (an object's event is about the
+         * first customer it links to, by field name).
          */customerId: String?, 
         /**
          * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
          * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
-         * `task_created`, `task_completed` or `action` (for logs and filters).
+         * `task_created`, `task_completed`, `action`, `object_created`, `object_updated` or
+         * `object_deleted` (for logs and filters).
          */typeName: String, 
         /**
          * What happened.
@@ -5463,6 +5820,643 @@ public func FfiConverterTypeNewInteraction_lift(_ buf: RustBuffer) throws -> New
 #endif
 public func FfiConverterTypeNewInteraction_lower(_ value: NewInteraction) -> RustBuffer {
     return FfiConverterTypeNewInteraction.lower(value)
+}
+
+
+/**
+ * One audit entry of an object: who changed which fields, when, from what to what.
+ */
+public struct ObjectChange: Equatable, Hashable {
+    /**
+     * The type.
+     */
+    public let objectType: String
+    /**
+     * The object's id.
+     */
+    public let objectId: String
+    /**
+     * The object's revision after the change (before it, for a deletion).
+     */
+    public let revision: UInt64
+    /**
+     * Created, updated or deleted.
+     */
+    public let kind: ObjectChangeKind
+    /**
+     * When.
+     */
+    public let at: Date
+    /**
+     * Who or what made it (the call's `source`; `"crmkit"` when none was given).
+     */
+    public let actor: String
+    /**
+     * The changed fields, by name.
+     */
+    public let fields: [ObjectFieldChange]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The type.
+         */objectType: String, 
+        /**
+         * The object's id.
+         */objectId: String, 
+        /**
+         * The object's revision after the change (before it, for a deletion).
+         */revision: UInt64, 
+        /**
+         * Created, updated or deleted.
+         */kind: ObjectChangeKind, 
+        /**
+         * When.
+         */at: Date, 
+        /**
+         * Who or what made it (the call's `source`; `"crmkit"` when none was given).
+         */actor: String, 
+        /**
+         * The changed fields, by name.
+         */fields: [ObjectFieldChange]) {
+        self.objectType = objectType
+        self.objectId = objectId
+        self.revision = revision
+        self.kind = kind
+        self.at = at
+        self.actor = actor
+        self.fields = fields
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectChange {
+        return
+            try ObjectChange(
+                objectType: FfiConverterString.read(from: &buf), 
+                objectId: FfiConverterString.read(from: &buf), 
+                revision: FfiConverterUInt64.read(from: &buf), 
+                kind: FfiConverterTypeObjectChangeKind.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                actor: FfiConverterString.read(from: &buf), 
+                fields: FfiConverterSequenceTypeObjectFieldChange.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectChange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.objectType, into: &buf)
+        FfiConverterString.write(value.objectId, into: &buf)
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterTypeObjectChangeKind.write(value.kind, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterString.write(value.actor, into: &buf)
+        FfiConverterSequenceTypeObjectFieldChange.write(value.fields, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectChange_lift(_ buf: RustBuffer) throws -> ObjectChange {
+    return try FfiConverterTypeObjectChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectChange_lower(_ value: ObjectChange) -> RustBuffer {
+    return FfiConverterTypeObjectChange.lower(value)
+}
+
+
+/**
+ * Where a page of objects ended: pass a page's `next` as the query's `after` to read on.
+ * Opaque: only meaningful for the same type and the same query.
+ */
+public struct ObjectCursor: Equatable, Hashable {
+    /**
+     * The last object's index key (queries by a field only).
+     */
+    public let key: Data?
+    /**
+     * The last object's id.
+     */
+    public let id: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The last object's index key (queries by a field only).
+         */key: Data?, 
+        /**
+         * The last object's id.
+         */id: String) {
+        self.key = key
+        self.id = id
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectCursor: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectCursor: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectCursor {
+        return
+            try ObjectCursor(
+                key: FfiConverterOptionData.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectCursor, into buf: inout [UInt8]) {
+        FfiConverterOptionData.write(value.key, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectCursor_lift(_ buf: RustBuffer) throws -> ObjectCursor {
+    return try FfiConverterTypeObjectCursor.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectCursor_lower(_ value: ObjectCursor) -> RustBuffer {
+    return FfiConverterTypeObjectCursor.lower(value)
+}
+
+
+/**
+ * One changed field of an audit entry.
+ */
+public struct ObjectFieldChange: Equatable, Hashable {
+    /**
+     * The field.
+     */
+    public let field: String
+    /**
+     * Its value before (`null`: it had none).
+     */
+    public let before: ObjectValue?
+    /**
+     * Its value after (`null`: removed, or the object deleted).
+     */
+    public let after: ObjectValue?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field.
+         */field: String, 
+        /**
+         * Its value before (`null`: it had none).
+         */before: ObjectValue?, 
+        /**
+         * Its value after (`null`: removed, or the object deleted).
+         */after: ObjectValue?) {
+        self.field = field
+        self.before = before
+        self.after = after
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectFieldChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectFieldChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectFieldChange {
+        return
+            try ObjectFieldChange(
+                field: FfiConverterString.read(from: &buf), 
+                before: FfiConverterOptionTypeObjectValue.read(from: &buf), 
+                after: FfiConverterOptionTypeObjectValue.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectFieldChange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterOptionTypeObjectValue.write(value.before, into: &buf)
+        FfiConverterOptionTypeObjectValue.write(value.after, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldChange_lift(_ buf: RustBuffer) throws -> ObjectFieldChange {
+    return try FfiConverterTypeObjectFieldChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldChange_lower(_ value: ObjectFieldChange) -> RustBuffer {
+    return FfiConverterTypeObjectFieldChange.lower(value)
+}
+
+
+/**
+ * A declared field of an object type.
+ */
+public struct ObjectFieldSpec: Equatable, Hashable {
+    /**
+     * The field name (letters, digits, `_ - .`; at most 64).
+     */
+    public let name: String
+    /**
+     * Its type; values of other types are refused.
+     */
+    public let fieldType: ObjectFieldType
+    /**
+     * Every object must have a value.
+     */
+    public let required: Bool
+    /**
+     * Objects can be queried by it (`objects`). Customer links always are; lists cannot be.
+     */
+    public let indexed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field name (letters, digits, `_ - .`; at most 64).
+         */name: String, 
+        /**
+         * Its type; values of other types are refused.
+         */fieldType: ObjectFieldType, 
+        /**
+         * Every object must have a value.
+         */required: Bool = false, 
+        /**
+         * Objects can be queried by it (`objects`). Customer links always are; lists cannot be.
+         */indexed: Bool = false) {
+        self.name = name
+        self.fieldType = fieldType
+        self.required = required
+        self.indexed = indexed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectFieldSpec: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectFieldSpec: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectFieldSpec {
+        return
+            try ObjectFieldSpec(
+                name: FfiConverterString.read(from: &buf), 
+                fieldType: FfiConverterTypeObjectFieldType.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                indexed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectFieldSpec, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeObjectFieldType.write(value.fieldType, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterBool.write(value.indexed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldSpec_lift(_ buf: RustBuffer) throws -> ObjectFieldSpec {
+    return try FfiConverterTypeObjectFieldSpec.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldSpec_lower(_ value: ObjectFieldSpec) -> RustBuffer {
+    return FfiConverterTypeObjectFieldSpec.lower(value)
+}
+
+
+/**
+ * One page of objects.
+ */
+public struct ObjectPage: Equatable, Hashable {
+    /**
+     * The objects.
+     */
+    public let items: [CrmObject]
+    /**
+     * Pass as the query's `after` for the next page; `null` on the last page.
+     */
+    public let next: ObjectCursor?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The objects.
+         */items: [CrmObject], 
+        /**
+         * Pass as the query's `after` for the next page; `null` on the last page.
+         */next: ObjectCursor?) {
+        self.items = items
+        self.next = next
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectPage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectPage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectPage {
+        return
+            try ObjectPage(
+                items: FfiConverterSequenceTypeCrmObject.read(from: &buf), 
+                next: FfiConverterOptionTypeObjectCursor.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectPage, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeCrmObject.write(value.items, into: &buf)
+        FfiConverterOptionTypeObjectCursor.write(value.next, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectPage_lift(_ buf: RustBuffer) throws -> ObjectPage {
+    return try FfiConverterTypeObjectPage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectPage_lower(_ value: ObjectPage) -> RustBuffer {
+    return FfiConverterTypeObjectPage.lower(value)
+}
+
+
+/**
+ * Which objects of a type to list, one page at a time: all of them by id (no `field`), or
+ * those whose indexed `field` equals `equal`, or lies between `min` and `max` (both
+ * inclusive, either may be left out), by value then id. With a `field` and no value at all:
+ * every object that has a value of the field, by value.
+ */
+public struct ObjectQuery: Equatable, Hashable {
+    /**
+     * The indexed field to filter on (`null`: every object of the type).
+     */
+    public let field: String?
+    /**
+     * Only objects whose field has exactly this value (not with `min` / `max`).
+     */
+    public let equal: ObjectValue?
+    /**
+     * Only objects whose field is at least this.
+     */
+    public let min: ObjectValue?
+    /**
+     * Only objects whose field is at most this.
+     */
+    public let max: ObjectValue?
+    /**
+     * Continue after this position: the `next` of the previous page.
+     */
+    public let after: ObjectCursor?
+    /**
+     * Page size (at least 1).
+     */
+    public let limit: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The indexed field to filter on (`null`: every object of the type).
+         */field: String? = nil, 
+        /**
+         * Only objects whose field has exactly this value (not with `min` / `max`).
+         */equal: ObjectValue? = nil, 
+        /**
+         * Only objects whose field is at least this.
+         */min: ObjectValue? = nil, 
+        /**
+         * Only objects whose field is at most this.
+         */max: ObjectValue? = nil, 
+        /**
+         * Continue after this position: the `next` of the previous page.
+         */after: ObjectCursor? = nil, 
+        /**
+         * Page size (at least 1).
+         */limit: UInt32 = UInt32(100)) {
+        self.field = field
+        self.equal = equal
+        self.min = min
+        self.max = max
+        self.after = after
+        self.limit = limit
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectQuery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectQuery {
+        return
+            try ObjectQuery(
+                field: FfiConverterOptionString.read(from: &buf), 
+                equal: FfiConverterOptionTypeObjectValue.read(from: &buf), 
+                min: FfiConverterOptionTypeObjectValue.read(from: &buf), 
+                max: FfiConverterOptionTypeObjectValue.read(from: &buf), 
+                after: FfiConverterOptionTypeObjectCursor.read(from: &buf), 
+                limit: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.field, into: &buf)
+        FfiConverterOptionTypeObjectValue.write(value.equal, into: &buf)
+        FfiConverterOptionTypeObjectValue.write(value.min, into: &buf)
+        FfiConverterOptionTypeObjectValue.write(value.max, into: &buf)
+        FfiConverterOptionTypeObjectCursor.write(value.after, into: &buf)
+        FfiConverterUInt32.write(value.limit, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectQuery_lift(_ buf: RustBuffer) throws -> ObjectQuery {
+    return try FfiConverterTypeObjectQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectQuery_lower(_ value: ObjectQuery) -> RustBuffer {
+    return FfiConverterTypeObjectQuery.lower(value)
+}
+
+
+/**
+ * A stored object type.
+ */
+public struct ObjectTypeInfo: Equatable, Hashable {
+    /**
+     * The type name.
+     */
+    public let name: String
+    /**
+     * Its fields, in the order declared.
+     */
+    public let fields: [ObjectFieldSpec]
+    /**
+     * 1 when defined, one more with every redefinition that changed it.
+     */
+    public let revision: UInt64
+    /**
+     * When first defined.
+     */
+    public let createdAt: Date
+    /**
+     * When last redefined.
+     */
+    public let updatedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The type name.
+         */name: String, 
+        /**
+         * Its fields, in the order declared.
+         */fields: [ObjectFieldSpec], 
+        /**
+         * 1 when defined, one more with every redefinition that changed it.
+         */revision: UInt64, 
+        /**
+         * When first defined.
+         */createdAt: Date, 
+        /**
+         * When last redefined.
+         */updatedAt: Date) {
+        self.name = name
+        self.fields = fields
+        self.revision = revision
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ObjectTypeInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectTypeInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectTypeInfo {
+        return
+            try ObjectTypeInfo(
+                name: FfiConverterString.read(from: &buf), 
+                fields: FfiConverterSequenceTypeObjectFieldSpec.read(from: &buf), 
+                revision: FfiConverterUInt64.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf), 
+                updatedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ObjectTypeInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterSequenceTypeObjectFieldSpec.write(value.fields, into: &buf)
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+        FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectTypeInfo_lift(_ buf: RustBuffer) throws -> ObjectTypeInfo {
+    return try FfiConverterTypeObjectTypeInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectTypeInfo_lower(_ value: ObjectTypeInfo) -> RustBuffer {
+    return FfiConverterTypeObjectTypeInfo.lower(value)
 }
 
 
@@ -8037,6 +9031,33 @@ public enum EventPayload: Equatable, Hashable {
          * Its data, as JSON text.
          */payloadJson: String
     )
+    /**
+     * An object of a user-defined type was created.
+     */
+    case objectCreated(
+        /**
+         * The new object.
+         */crmObject: CrmObject
+    )
+    /**
+     * An object was changed.
+     */
+    case objectUpdated(
+        /**
+         * Before.
+         */before: CrmObject, 
+        /**
+         * After.
+         */after: CrmObject
+    )
+    /**
+     * An object was deleted.
+     */
+    case objectDeleted(
+        /**
+         * The object as it was.
+         */crmObject: CrmObject
+    )
 
 
 
@@ -8086,6 +9107,15 @@ public struct FfiConverterTypeEventPayload: FfiConverterRustBuffer {
         )
         
         case 10: return .action(playbook: try FfiConverterString.read(from: &buf), action: try FfiConverterString.read(from: &buf), payloadJson: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 11: return .objectCreated(crmObject: try FfiConverterTypeCrmObject.read(from: &buf)
+        )
+        
+        case 12: return .objectUpdated(before: try FfiConverterTypeCrmObject.read(from: &buf), after: try FfiConverterTypeCrmObject.read(from: &buf)
+        )
+        
+        case 13: return .objectDeleted(crmObject: try FfiConverterTypeCrmObject.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -8156,6 +9186,22 @@ public struct FfiConverterTypeEventPayload: FfiConverterRustBuffer {
             FfiConverterString.write(playbook, into: &buf)
             FfiConverterString.write(action, into: &buf)
             FfiConverterString.write(payloadJson, into: &buf)
+            
+        
+        case let .objectCreated(crmObject):
+            writeInt(&buf, Int32(11))
+            FfiConverterTypeCrmObject.write(crmObject, into: &buf)
+            
+        
+        case let .objectUpdated(before,after):
+            writeInt(&buf, Int32(12))
+            FfiConverterTypeCrmObject.write(before, into: &buf)
+            FfiConverterTypeCrmObject.write(after, into: &buf)
+            
+        
+        case let .objectDeleted(crmObject):
+            writeInt(&buf, Int32(13))
+            FfiConverterTypeCrmObject.write(crmObject, into: &buf)
             
         }
     }
@@ -9034,6 +10080,410 @@ public func FfiConverterTypeListenerError_lower(_ value: ListenerError) -> RustB
 
 
 /**
+ * What a change did to an object.
+ */
+
+public enum ObjectChangeKind: Equatable, Hashable {
+    
+    /**
+     * It was created.
+     */
+    case created
+    /**
+     * It was updated.
+     */
+    case updated
+    /**
+     * It was deleted.
+     */
+    case deleted
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ObjectChangeKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectChangeKind: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectChangeKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectChangeKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .created
+        
+        case 2: return .updated
+        
+        case 3: return .deleted
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ObjectChangeKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .created:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .updated:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .deleted:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectChangeKind_lift(_ buf: RustBuffer) throws -> ObjectChangeKind {
+    return try FfiConverterTypeObjectChangeKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectChangeKind_lower(_ value: ObjectChangeKind) -> RustBuffer {
+    return FfiConverterTypeObjectChangeKind.lower(value)
+}
+
+
+
+/**
+ * The type of an object field: the custom attribute types, plus a link to a customer.
+ */
+
+public enum ObjectFieldType: Equatable, Hashable {
+    
+    /**
+     * Text.
+     */
+    case string
+    /**
+     * A 64-bit integer.
+     */
+    case integer
+    /**
+     * An exact decimal.
+     */
+    case decimal
+    /**
+     * true / false.
+     */
+    case bool
+    /**
+     * A calendar date.
+     */
+    case date
+    /**
+     * A UTC timestamp (kept to the microsecond).
+     */
+    case datetime
+    /**
+     * A list of strings (cannot be indexed).
+     */
+    case stringList
+    /**
+     * A link to a customer (always indexed, so a customer's objects can be found).
+     */
+    case customer
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ObjectFieldType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectFieldType: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectFieldType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectFieldType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .string
+        
+        case 2: return .integer
+        
+        case 3: return .decimal
+        
+        case 4: return .bool
+        
+        case 5: return .date
+        
+        case 6: return .datetime
+        
+        case 7: return .stringList
+        
+        case 8: return .customer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ObjectFieldType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .string:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .integer:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .decimal:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .bool:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .date:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .datetime:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .stringList:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .customer:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldType_lift(_ buf: RustBuffer) throws -> ObjectFieldType {
+    return try FfiConverterTypeObjectFieldType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectFieldType_lower(_ value: ObjectFieldType) -> RustBuffer {
+    return FfiConverterTypeObjectFieldType.lower(value)
+}
+
+
+
+/**
+ * The value of an object field. Decimals are exact, as text that keeps its scale (`"49.90"`);
+ * dates are `YYYY-MM-DD`; times are kept to the microsecond; a customer link is a customer id.
+ */
+
+public enum ObjectValue: Equatable, Hashable {
+    
+    /**
+     * Text.
+     */
+    case string(
+        /**
+         * The text.
+         */value: String
+    )
+    /**
+     * An integer.
+     */
+    case integer(
+        /**
+         * The integer.
+         */value: Int64
+    )
+    /**
+     * An exact decimal, as text.
+     */
+    case decimal(
+        /**
+         * The decimal, e.g. `"49.90"` (`.` as the decimal point, scale kept as given).
+         */value: String
+    )
+    /**
+     * true / false.
+     */
+    case bool(
+        /**
+         * The boolean.
+         */value: Bool
+    )
+    /**
+     * A calendar date.
+     */
+    case date(
+        /**
+         * `YYYY-MM-DD`.
+         */value: String
+    )
+    /**
+     * A UTC timestamp.
+     */
+    case datetime(
+        /**
+         * The instant (stored to the microsecond).
+         */value: Date
+    )
+    /**
+     * A list of strings.
+     */
+    case stringList(
+        /**
+         * The strings.
+         */values: [String]
+    )
+    /**
+     * A link to a customer.
+     */
+    case customer(
+        /**
+         * The customer's id (a UUID).
+         */customerId: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ObjectValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeObjectValue: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectValue
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ObjectValue {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .string(value: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .integer(value: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .decimal(value: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .bool(value: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 5: return .date(value: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .datetime(value: try FfiConverterTimestamp.read(from: &buf)
+        )
+        
+        case 7: return .stringList(values: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 8: return .customer(customerId: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ObjectValue, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .string(value):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(value, into: &buf)
+            
+        
+        case let .integer(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(value, into: &buf)
+            
+        
+        case let .decimal(value):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(value, into: &buf)
+            
+        
+        case let .bool(value):
+            writeInt(&buf, Int32(4))
+            FfiConverterBool.write(value, into: &buf)
+            
+        
+        case let .date(value):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(value, into: &buf)
+            
+        
+        case let .datetime(value):
+            writeInt(&buf, Int32(6))
+            FfiConverterTimestamp.write(value, into: &buf)
+            
+        
+        case let .stringList(values):
+            writeInt(&buf, Int32(7))
+            FfiConverterSequenceString.write(values, into: &buf)
+            
+        
+        case let .customer(customerId):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(customerId, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectValue_lift(_ buf: RustBuffer) throws -> ObjectValue {
+    return try FfiConverterTypeObjectValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeObjectValue_lower(_ value: ObjectValue) -> RustBuffer {
+    return FfiConverterTypeObjectValue.lower(value)
+}
+
+
+
+/**
  * The repeat-purchase model to fit.
  */
 
@@ -9377,6 +10827,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
     typealias SwiftType = Date?
 
@@ -9417,6 +10891,30 @@ fileprivate struct FfiConverterOptionTypeImportListener: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeImportListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCrmObject: FfiConverterRustBuffer {
+    typealias SwiftType = CrmObject?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCrmObject.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCrmObject.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9521,6 +11019,54 @@ fileprivate struct FfiConverterOptionTypeMoney: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeObjectCursor: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectCursor?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeObjectCursor.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeObjectCursor.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeObjectTypeInfo: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectTypeInfo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeObjectTypeInfo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeObjectTypeInfo.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeScoreBrief: FfiConverterRustBuffer {
     typealias SwiftType = ScoreBrief?
 
@@ -9609,6 +11155,30 @@ fileprivate struct FfiConverterOptionTypeLifecycleStage: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeLifecycleStage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeObjectValue: FfiConverterRustBuffer {
+    typealias SwiftType = ObjectValue?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeObjectValue.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeObjectValue.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9782,6 +11352,31 @@ fileprivate struct FfiConverterSequenceTypeConsentChoice: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConsentChoice.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCrmObject: FfiConverterRustBuffer {
+    typealias SwiftType = [CrmObject]
+
+    public static func write(_ value: [CrmObject], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCrmObject.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CrmObject] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CrmObject]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCrmObject.read(from: &buf))
         }
         return seq
     }
@@ -10140,6 +11735,106 @@ fileprivate struct FfiConverterSequenceTypeNewInteraction: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeObjectChange: FfiConverterRustBuffer {
+    typealias SwiftType = [ObjectChange]
+
+    public static func write(_ value: [ObjectChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeObjectChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ObjectChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ObjectChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeObjectChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeObjectFieldChange: FfiConverterRustBuffer {
+    typealias SwiftType = [ObjectFieldChange]
+
+    public static func write(_ value: [ObjectFieldChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeObjectFieldChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ObjectFieldChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ObjectFieldChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeObjectFieldChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeObjectFieldSpec: FfiConverterRustBuffer {
+    typealias SwiftType = [ObjectFieldSpec]
+
+    public static func write(_ value: [ObjectFieldSpec], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeObjectFieldSpec.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ObjectFieldSpec] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ObjectFieldSpec]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeObjectFieldSpec.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeObjectTypeInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [ObjectTypeInfo]
+
+    public static func write(_ value: [ObjectTypeInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeObjectTypeInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ObjectTypeInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ObjectTypeInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeObjectTypeInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePlaybook: FfiConverterRustBuffer {
     typealias SwiftType = [Playbook]
 
@@ -10388,6 +12083,32 @@ fileprivate struct FfiConverterDictionaryStringTypeAttributeValue: FfiConverterR
         return dict
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypeObjectValue: FfiConverterRustBuffer {
+    public static func write(_ value: [String: ObjectValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypeObjectValue.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: ObjectValue] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: ObjectValue]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypeObjectValue.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
 /**
  * The version of crmkit in this library (to check that the generated bindings and the native
  * library come from the same build).
@@ -10576,6 +12297,36 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_crmkit_ffi_checksum_method_crm_poll_events() != 25706) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_create_object() != 18562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_define_object_type() != 20372) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_delete_object() != 85) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_object() != 7291) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_object_history() != 62930) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_object_type() != 8644) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_object_types() != 26709) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_objects() != 1440) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_parse_object_fields() != 15463) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_crmkit_ffi_checksum_method_crm_update_object() != 23696) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_crmkit_ffi_checksum_method_crmlistener_on_event() != 4227) {

@@ -536,6 +536,56 @@ RustBuffer uniffi_crmkit_ffi_fn_method_crm_events_after(uint64_t ptr, uint64_t a
 RustBuffer uniffi_crmkit_ffi_fn_method_crm_poll_events(uint64_t ptr, RustBuffer consumer, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CREATE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_CREATE_OBJECT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_create_object(uint64_t ptr, RustBuffer object_type, RustBuffer fields, RustBuffer id, RustBuffer source, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_OBJECT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DEFINE_OBJECT_TYPE
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_define_object_type(uint64_t ptr, RustBuffer name, RustBuffer fields, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_DELETE_OBJECT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_delete_object(uint64_t ptr, RustBuffer object_type, RustBuffer id, RustBuffer expected_revision, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_object(uint64_t ptr, RustBuffer object_type, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_HISTORY
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_object_history(uint64_t ptr, RustBuffer object_type, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_TYPE
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_object_type(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_TYPES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECT_TYPES
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_object_types(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_OBJECTS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_objects(uint64_t ptr, RustBuffer object_type, RustBuffer query, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_PARSE_OBJECT_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_PARSE_OBJECT_FIELDS
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_parse_object_fields(uint64_t ptr, RustBuffer object_type, RustBuffer texts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_UPDATE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_METHOD_CRM_UPDATE_OBJECT
+RustBuffer uniffi_crmkit_ffi_fn_method_crm_update_object(uint64_t ptr, RustBuffer object_type, RustBuffer id, RustBuffer set, RustBuffer unset, RustBuffer expected_revision, RustBuffer source, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_CRMLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_FN_CLONE_CRMLISTENER
 uint64_t uniffi_crmkit_ffi_fn_clone_crmlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1179,6 +1229,66 @@ uint16_t uniffi_crmkit_ffi_checksum_method_crm_events_after(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_POLL_EVENTS
 #define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_POLL_EVENTS
 uint16_t uniffi_crmkit_ffi_checksum_method_crm_poll_events(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CREATE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_CREATE_OBJECT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_create_object(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_OBJECT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DEFINE_OBJECT_TYPE
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_define_object_type(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_DELETE_OBJECT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_delete_object(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_object(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_HISTORY
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_object_history(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_TYPE
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_object_type(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_TYPES
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECT_TYPES
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_object_types(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECTS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_OBJECTS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_objects(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_PARSE_OBJECT_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_PARSE_OBJECT_FIELDS
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_parse_object_fields(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_UPDATE_OBJECT
+#define UNIFFI_FFIDEF_UNIFFI_CRMKIT_FFI_CHECKSUM_METHOD_CRM_UPDATE_OBJECT
+uint16_t uniffi_crmkit_ffi_checksum_method_crm_update_object(void
     
 );
 #endif

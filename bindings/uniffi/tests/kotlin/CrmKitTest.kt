@@ -554,6 +554,113 @@ fun main(args: Array<String>) {
         }
     }
 
+    test("objects: every field type round-trips, customer links, queries with paging, conflicts, history, events") {
+        Crm.openInMemory().use { mem ->
+            val type = mem.defineObjectType("invoice", listOf(
+                ObjectFieldSpec("number", ObjectFieldType.STRING, required = true, indexed = true),
+                ObjectFieldSpec("seats", ObjectFieldType.INTEGER, indexed = true),
+                ObjectFieldSpec("total", ObjectFieldType.DECIMAL, indexed = true),
+                ObjectFieldSpec("paid", ObjectFieldType.BOOL),
+                ObjectFieldSpec("due", ObjectFieldType.DATE),
+                ObjectFieldSpec("sentAt", ObjectFieldType.DATETIME),
+                ObjectFieldSpec("labels", ObjectFieldType.STRING_LIST),
+                ObjectFieldSpec("customer", ObjectFieldType.CUSTOMER),
+            ))
+            checkEq(1uL, type.revision, "type revision")
+            checkEq(ObjectFieldSpec("customer", ObjectFieldType.CUSTOMER, indexed = true), type.fields.last(), "a customer link is indexed")
+            checkEq(listOf(type), mem.objectTypes(), "object types")
+            checkEq(type, mem.objectType("invoice"), "object type by name")
+            checkEq(null, mem.objectType("nope"), "unknown type")
+
+            val seen = CopyOnWriteArrayList<Event>()
+            val handle = mem.addListener(object : CrmListener {
+                override fun onEvent(event: Event) { seen += event }
+            })
+            val ada = mem.createCustomer(person("Ada", email("ada@example.org")))
+            val sentAt = Instant.parse("2024-05-01T09:30:00.123456789Z")
+            val fields = mapOf(
+                "number" to ObjectValue.String("INV-1"),
+                "seats" to ObjectValue.Integer(-3),
+                "total" to ObjectValue.Decimal("49.90"),
+                "paid" to ObjectValue.Bool(false),
+                "due" to ObjectValue.Date("2024-06-30"),
+                "sentAt" to ObjectValue.Datetime(sentAt),
+                "labels" to ObjectValue.StringList(listOf("b", "a")),
+                "customer" to ObjectValue.Customer(ada.id),
+            )
+            val inv = mem.createObject("invoice", fields, id = "INV-1", source = "shop")
+            checkEq(listOf("invoice", "INV-1"), listOf(inv.objectType, inv.id), "type and id")
+            checkEq(1uL, inv.revision, "revision")
+            checkEq(fields + ("sentAt" to ObjectValue.Datetime(Instant.parse("2024-05-01T09:30:00.123456Z"))), inv.fields,
+                "exact round trip (times kept to the microsecond)")
+            checkEq(ObjectValue.Decimal("49.90"), inv.fields["total"], "the decimal keeps its scale")
+            checkEq(inv, mem.getObject("invoice", "INV-1"), "read back")
+            checkEq(null, mem.getObject("invoice", "INV-404"), "no such object")
+            checkEq(mapOf<String, ObjectValue>("customer" to ObjectValue.Customer(ada.id), "total" to ObjectValue.Decimal("12.50")),
+                mem.parseObjectFields("invoice", mapOf("customer" to "ada@example.org", "total" to "12.50")), "fields from text, a link by e-mail")
+            val generated = mem.createObject("invoice", mapOf("number" to ObjectValue.String("INV-0")))
+            checkEq(36, generated.id.length, "a generated UUID id")
+            mem.deleteObject("invoice", generated.id)
+
+            for ((id, seats, total) in listOf(Triple("a", 5L, "10.00"), Triple("b", 50L, "99.5"), Triple("c", 10L, "20"),
+                Triple("d", 10L, "7.25"), Triple("e", 30L, "1"))) {
+                mem.createObject("invoice", mapOf("number" to ObjectValue.String(id.uppercase()),
+                    "seats" to ObjectValue.Integer(seats), "total" to ObjectValue.Decimal(total)), id = id)
+            }
+            fun ids(p: ObjectPage) = p.items.map { it.id }
+            checkEq(listOf("INV-1", "a", "b", "c", "d", "e"), ids(mem.objects("invoice")), "all, by id")
+            checkEq(listOf("c", "d"), ids(mem.objects("invoice", ObjectQuery(field = "seats", equal = ObjectValue.Integer(10)))), "equal")
+            checkEq(listOf("e", "d", "a"), ids(mem.objects("invoice", ObjectQuery(field = "total", max = ObjectValue.Decimal("10")))),
+                "decimals by value")
+            val range = ObjectQuery(field = "seats", min = ObjectValue.Integer(10), max = ObjectValue.Integer(30), limit = 2u)
+            val first = mem.objects("invoice", range)
+            checkEq(listOf("c", "d"), ids(first), "first page")
+            check(first.next != null) { "a next cursor" }
+            val second = mem.objects("invoice", range.copy(after = first.next))
+            checkEq(listOf("e"), ids(second), "second page")
+            checkEq(null, second.next, "last page")
+            assertThrows<CrmException.Validation> { mem.objects("invoice", ObjectQuery(field = "paid", equal = ObjectValue.Bool(true))) }
+            assertThrows<CrmException.Validation> { mem.objects("invoice", ObjectQuery(field = "seats", equal = ObjectValue.String("ten"))) }
+            assertThrows<CrmException.NotFound> { mem.objects("nope") }
+
+            val updated = mem.updateObject("invoice", "INV-1", set = mapOf("paid" to ObjectValue.Bool(true)),
+                unset = listOf("labels"), expectedRevision = 1uL, source = "billing")
+            checkEq(2uL, updated.revision, "revision after update")
+            checkEq(null, updated.fields["labels"], "unset")
+            val stale = assertThrows<CrmException.Conflict> {
+                mem.updateObject("invoice", "INV-1", set = mapOf("seats" to ObjectValue.Integer(1)), expectedRevision = 1uL)
+            }
+            check(stale.message!!.contains("INV-1") && stale.message!!.contains("changed concurrently")) { "readable: ${stale.message}" }
+            assertThrows<CrmException.Conflict> { mem.deleteObject("invoice", "INV-1", expectedRevision = 1uL) }
+            assertThrows<CrmException.Conflict> { mem.createObject("invoice", mapOf("number" to ObjectValue.String("X")), id = "a") }
+            val missing = assertThrows<CrmException.Validation> { mem.createObject("invoice", mapOf("seats" to ObjectValue.Integer(1))) }
+            checkEq("invalid invoice.number: is required", missing.message, "required field")
+            assertThrows<CrmException.Validation> { mem.createObject("invoice", mapOf("number" to ObjectValue.Integer(1))) }
+            assertThrows<CrmException.Validation> { mem.createObject("invoice", mapOf("number" to ObjectValue.String("X"), "total" to ObjectValue.Decimal("12,50"))) }
+            assertThrows<CrmException.NotFound> {
+                mem.createObject("invoice", mapOf("number" to ObjectValue.String("X"), "customer" to ObjectValue.Customer("0190a8e2-7f3c-7000-8000-000000000000")))
+            }
+            assertThrows<CrmException.Conflict> { mem.defineObjectType("invoice", listOf(ObjectFieldSpec("number", ObjectFieldType.INTEGER))) }
+
+            val deleted = mem.deleteObject("invoice", "INV-1", expectedRevision = 2uL)
+            checkEq(updated, deleted, "the deleted object")
+            checkEq(null, mem.getObject("invoice", "INV-1"), "gone")
+            assertThrows<CrmException.NotFound> { mem.deleteObject("invoice", "INV-1") }
+            val history = mem.objectHistory("invoice", "INV-1")
+            checkEq(listOf(ObjectChangeKind.CREATED, ObjectChangeKind.UPDATED, ObjectChangeKind.DELETED), history.map { it.kind }, "history kinds")
+            checkEq(listOf("shop", "billing", "crmkit"), history.map { it.actor }, "actors")
+            checkEq(listOf(ObjectFieldChange("labels", ObjectValue.StringList(listOf("b", "a")), null),
+                ObjectFieldChange("paid", ObjectValue.Bool(false), ObjectValue.Bool(true))), history[1].fields, "changed fields")
+
+            val objectEvents = seen.filter { it.typeName.startsWith("object_") && it.customerId == ada.id }
+            checkEq(listOf<EventPayload>(EventPayload.ObjectCreated(inv), EventPayload.ObjectUpdated(inv, updated), EventPayload.ObjectDeleted(deleted)),
+                objectEvents.map { it.payload }, "object events at the listener, about Ada")
+            checkEq(listOf("object_created", "object_updated", "object_deleted"), objectEvents.map { it.typeName }, "type names")
+            checkEq(0uL, handle.failures(), "no listener failures")
+            handle.close()
+        }
+    }
+
     test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
         val fitJson = Json.parse(File(expected, "fit.json").readText()) as Map<*, *>
         Crm.open(File(work, "cdnow.db").path).use { cd ->

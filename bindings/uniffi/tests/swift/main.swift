@@ -545,6 +545,123 @@ test("advanceTo: a time-based segment changes as time passes") {
                 try mem.eventsAfter(after: 0, limit: 100).last?.payload, "the entry, and the predicate that flipped")
 }
 
+test("objects: every field type round-trips, customer links, queries with paging, conflicts, history, events") {
+    let mem = try Crm.openInMemory()
+    let invoiceType = try mem.defineObjectType(name: "invoice", fields: [
+        ObjectFieldSpec(name: "number", fieldType: .string, required: true, indexed: true),
+        ObjectFieldSpec(name: "seats", fieldType: .integer, indexed: true),
+        ObjectFieldSpec(name: "total", fieldType: .decimal, indexed: true),
+        ObjectFieldSpec(name: "paid", fieldType: .bool),
+        ObjectFieldSpec(name: "due", fieldType: .date),
+        ObjectFieldSpec(name: "sentAt", fieldType: .datetime),
+        ObjectFieldSpec(name: "labels", fieldType: .stringList),
+        ObjectFieldSpec(name: "customer", fieldType: .customer),
+    ])
+    try checkEq(UInt64(1), invoiceType.revision, "type revision")
+    try checkEq(ObjectFieldSpec(name: "customer", fieldType: .customer, indexed: true), invoiceType.fields.last, "a customer link is indexed")
+    try checkEq([invoiceType], try mem.objectTypes(), "object types")
+    try checkEq(invoiceType, try mem.objectType(name: "invoice"), "object type by name")
+    try checkEq(nil, try mem.objectType(name: "nope"), "unknown type")
+
+    let collector = EventCollector()
+    let handle = mem.addListener(listener: collector)
+    let ada = try mem.createCustomer(customer: person("Ada", [email("ada@example.org")]))
+    let sentAt = Date(timeIntervalSince1970: 1_714_555_800.123456)
+    let fields: [String: ObjectValue] = [
+        "number": .string(value: "INV-1"),
+        "seats": .integer(value: -3),
+        "total": .decimal(value: "49.90"),
+        "paid": .bool(value: false),
+        "due": .date(value: "2024-06-30"),
+        "sentAt": .datetime(value: sentAt),
+        "labels": .stringList(values: ["b", "a"]),
+        "customer": .customer(customerId: ada.id),
+    ]
+    let inv = try mem.createObject(objectType: "invoice", fields: fields, id: "INV-1", source: "shop")
+    try checkEq(["invoice", "INV-1"], [inv.objectType, inv.id], "type and id")
+    try checkEq(UInt64(1), inv.revision, "revision")
+    guard case .datetime(let stored)? = inv.fields["sentAt"] else { throw CheckFailed(description: "no time: \(inv)") }
+    // A Date is a Double: the microseconds survive, give or take its own rounding.
+    try check(abs(stored.timeIntervalSince(sentAt)) < 2e-6, "microseconds survive: \(stored) vs \(sentAt)")
+    var exact = fields
+    exact["sentAt"] = .datetime(value: stored)
+    try checkEq(exact, inv.fields, "exact round trip")
+    try checkEq(ObjectValue.decimal(value: "49.90"), inv.fields["total"], "the decimal keeps its scale")
+    try checkEq(inv, try mem.object(objectType: "invoice", id: "INV-1"), "read back")
+    try checkEq(nil, try mem.object(objectType: "invoice", id: "INV-404"), "no such object")
+    try checkEq(["customer": ObjectValue.customer(customerId: ada.id), "total": .decimal(value: "12.50")],
+                try mem.parseObjectFields(objectType: "invoice", texts: ["customer": "ada@example.org", "total": "12.50"]),
+                "fields from text, a link by e-mail")
+    let generated = try mem.createObject(objectType: "invoice", fields: ["number": .string(value: "INV-0")])
+    try checkEq(36, generated.id.count, "a generated UUID id")
+    _ = try mem.deleteObject(objectType: "invoice", id: generated.id)
+
+    for (id, seats, total) in [("a", Int64(5), "10.00"), ("b", Int64(50), "99.5"), ("c", Int64(10), "20"),
+                               ("d", Int64(10), "7.25"), ("e", Int64(30), "1")] {
+        _ = try mem.createObject(objectType: "invoice", fields: [
+            "number": .string(value: id.uppercased()), "seats": .integer(value: seats), "total": .decimal(value: total),
+        ], id: id)
+    }
+    func ids(_ p: ObjectPage) -> [String] { p.items.map { $0.id } }
+    try checkEq(["INV-1", "a", "b", "c", "d", "e"], ids(try mem.objects(objectType: "invoice")), "all, by id")
+    try checkEq(["c", "d"], ids(try mem.objects(objectType: "invoice", query: ObjectQuery(field: "seats", equal: .integer(value: 10)))), "equal")
+    try checkEq(["e", "d", "a"], ids(try mem.objects(objectType: "invoice", query: ObjectQuery(field: "total", max: .decimal(value: "10")))),
+                "decimals by value")
+    let first = try mem.objects(objectType: "invoice",
+                                query: ObjectQuery(field: "seats", min: .integer(value: 10), max: .integer(value: 30), limit: 2))
+    try checkEq(["c", "d"], ids(first), "first page")
+    try check(first.next != nil, "a next cursor")
+    let second = try mem.objects(objectType: "invoice",
+                                 query: ObjectQuery(field: "seats", min: .integer(value: 10), max: .integer(value: 30), after: first.next, limit: 2))
+    try checkEq(["e"], ids(second), "second page")
+    try checkEq(nil, second.next, "last page")
+    try check(isValidation(try crmError("unindexed") { _ = try mem.objects(objectType: "invoice", query: ObjectQuery(field: "paid", equal: .bool(value: true))) }), "unindexed field")
+    try check(isValidation(try crmError("wrong type") { _ = try mem.objects(objectType: "invoice", query: ObjectQuery(field: "seats", equal: .string(value: "ten"))) }), "wrong type")
+    try check(isNotFound(try crmError("unknown type") { _ = try mem.objects(objectType: "nope") }), "unknown type")
+
+    let updated = try mem.updateObject(objectType: "invoice", id: "INV-1", set: ["paid": .bool(value: true)],
+                                       unset: ["labels"], expectedRevision: 1, source: "billing")
+    try checkEq(UInt64(2), updated.revision, "revision after update")
+    try checkEq(nil, updated.fields["labels"], "unset")
+    let stale = try crmError("stale") {
+        _ = try mem.updateObject(objectType: "invoice", id: "INV-1", set: ["seats": .integer(value: 1)], expectedRevision: 1)
+    }
+    try check(isConflict(stale) && message(stale).contains("INV-1") && message(stale).contains("changed concurrently"), "readable conflict: \(stale)")
+    try check(isConflict(try crmError("stale delete") { _ = try mem.deleteObject(objectType: "invoice", id: "INV-1", expectedRevision: 1) }), "stale delete")
+    try check(isConflict(try crmError("taken id") { _ = try mem.createObject(objectType: "invoice", fields: ["number": .string(value: "X")], id: "a") }), "taken id")
+    let missing = try crmError("required") { _ = try mem.createObject(objectType: "invoice", fields: ["seats": .integer(value: 1)]) }
+    try checkEq("invalid invoice.number: is required", message(missing), "required field")
+    try check(isValidation(try crmError("wrong type") { _ = try mem.createObject(objectType: "invoice", fields: ["number": .integer(value: 1)]) }), "wrong type")
+    try check(isValidation(try crmError("bad decimal") {
+        _ = try mem.createObject(objectType: "invoice", fields: ["number": .string(value: "X"), "total": .decimal(value: "12,50")])
+    }), "bad decimal")
+    try check(isNotFound(try crmError("unknown customer") {
+        _ = try mem.createObject(objectType: "invoice", fields: ["number": .string(value: "X"),
+                                                               "customer": .customer(customerId: "0190a8e2-7f3c-7000-8000-000000000000")])
+    }), "unknown customer")
+    try check(isConflict(try crmError("type change") {
+        _ = try mem.defineObjectType(name: "invoice", fields: [ObjectFieldSpec(name: "number", fieldType: .integer)])
+    }), "a field's type cannot change")
+
+    let deleted = try mem.deleteObject(objectType: "invoice", id: "INV-1", expectedRevision: 2)
+    try checkEq(updated, deleted, "the deleted object")
+    try checkEq(nil, try mem.object(objectType: "invoice", id: "INV-1"), "gone")
+    try check(isNotFound(try crmError("deleted twice") { _ = try mem.deleteObject(objectType: "invoice", id: "INV-1") }), "deleted twice")
+    let history = try mem.objectHistory(objectType: "invoice", id: "INV-1")
+    try checkEq([ObjectChangeKind.created, .updated, .deleted], history.map { $0.kind }, "history kinds")
+    try checkEq(["shop", "billing", "crmkit"], history.map { $0.actor }, "actors")
+    try checkEq([ObjectFieldChange(field: "labels", before: .stringList(values: ["b", "a"]), after: nil),
+                 ObjectFieldChange(field: "paid", before: .bool(value: false), after: .bool(value: true))],
+                history[1].fields, "changed fields")
+
+    let objectEvents = collector.events.filter { $0.typeName.hasPrefix("object_") && $0.customerId == ada.id }
+    try checkEq([EventPayload.objectCreated(crmObject: inv), .objectUpdated(before: inv, after: updated), .objectDeleted(crmObject: deleted)],
+                objectEvents.map { $0.payload }, "object events at the listener, about Ada")
+    try checkEq(["object_created", "object_updated", "object_deleted"], objectEvents.map { $0.typeName }, "type names")
+    try checkEq(UInt64(0), handle.failures(), "no listener failures")
+    handle.unsubscribe()
+}
+
 test("CDNOW: the same import, models and scores as the Rust CLI, to the last digit") {
     let fitJson = try Json.object(try String(contentsOf: expectedDir.appendingPathComponent("fit.json"), encoding: .utf8))
     let cd = try Crm.open(path: work.appendingPathComponent("cdnow.db").path)

@@ -818,6 +818,26 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_crmkit_ffi_checksum_method_crm_poll_events(
     ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_create_object(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_define_object_type(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_delete_object(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_object(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_object_history(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_object_type(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_object_types(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_objects(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_parse_object_fields(
+    ): Int
+    external fun uniffi_crmkit_ffi_checksum_method_crm_update_object(
+    ): Int
     external fun uniffi_crmkit_ffi_checksum_method_crmlistener_on_event(
     ): Int
     external fun uniffi_crmkit_ffi_checksum_method_listenerhandle_delivered(
@@ -961,6 +981,26 @@ internal object UniffiLib {
     external fun uniffi_crmkit_ffi_fn_method_crm_events_after(`ptr`: Long,`after`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_crmkit_ffi_fn_method_crm_poll_events(`ptr`: Long,`consumer`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_create_object(`ptr`: Long,`objectType`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_define_object_type(`ptr`: Long,`name`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_delete_object(`ptr`: Long,`objectType`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`expectedRevision`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_object(`ptr`: Long,`objectType`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_object_history(`ptr`: Long,`objectType`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_object_type(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_object_types(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_objects(`ptr`: Long,`objectType`: RustBuffer.ByValue,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_parse_object_fields(`ptr`: Long,`objectType`: RustBuffer.ByValue,`texts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_crmkit_ffi_fn_method_crm_update_object(`ptr`: Long,`objectType`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`set`: RustBuffer.ByValue,`unset`: RustBuffer.ByValue,`expectedRevision`: RustBuffer.ByValue,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_crmkit_ffi_fn_clone_crmlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1499,6 +1539,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     }
 }
 
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
 
 /**
  * @suppress
@@ -1921,6 +1980,71 @@ public interface CrmInterface {
      * (`"mailer"`, `"sync"`...) are independent of each other.
      */
     fun `pollEvents`(`consumer`: kotlin.String, `limit`: kotlin.UInt = 100u): List<Event>
+    
+    /**
+     * Creates an object of a type, with an audit entry and an `object_created` event. `id`:
+     * letters, digits and `_ - . : / @` (at most 100); a fresh UUID when `null`. Fails, writing
+     * nothing, on an unknown type or linked customer (`NotFound`), an undeclared field, a value
+     * of the wrong type or a missing required field (`Validation`), or a taken id (`Conflict`).
+     */
+    fun `createObject`(`objectType`: kotlin.String, `fields`: Map<kotlin.String, ObjectValue>, `id`: kotlin.String? = null, `source`: kotlin.String? = null): CrmObject
+    
+    /**
+     * Declares an object type, or redefines one. A redefinition may add fields (a required one
+     * only while the type has no objects), make a field required when every object has it, and
+     * index or unindex fields; a field's type cannot change (`Conflict`) and a field cannot be
+     * removed (`Validation`). Defining the same fields again changes nothing.
+     */
+    fun `defineObjectType`(`name`: kotlin.String, `fields`: List<ObjectFieldSpec>): ObjectTypeInfo
+    
+    /**
+     * Deletes an object, with an `object_deleted` event; its history stays. Returns what was
+     * deleted. `NotFound` if there is no such object; with `expectedRevision`, `Conflict` if the
+     * stored object has another revision.
+     */
+    fun `deleteObject`(`objectType`: kotlin.String, `id`: kotlin.String, `expectedRevision`: kotlin.ULong? = null): CrmObject
+    
+    /**
+     * An object by type and id, or `null` (Kotlin: `getObject`).
+     */
+    fun `getObject`(`objectType`: kotlin.String, `id`: kotlin.String): CrmObject?
+    
+    /**
+     * An object's audit history, oldest first; it outlives the object.
+     */
+    fun `objectHistory`(`objectType`: kotlin.String, `id`: kotlin.String): List<ObjectChange>
+    
+    /**
+     * An object type by name, or `null`.
+     */
+    fun `objectType`(`name`: kotlin.String): ObjectTypeInfo?
+    
+    /**
+     * Every object type, by name.
+     */
+    fun `objectTypes`(): List<ObjectTypeInfo>
+    
+    /**
+     * One page of a type's objects (see `ObjectQuery`). `NotFound` for an unknown type;
+     * `Validation` for a field that is not declared or not indexed, or a value of another type
+     * than the field's.
+     */
+    fun `objects`(`objectType`: kotlin.String, `query`: ObjectQuery = ObjectQuery()): ObjectPage
+    
+    /**
+     * Field values from text, as a form or a file gives them: each parsed as its declared type
+     * (decimals, `YYYY-MM-DD`, RFC 3339 times, `true` / `false`, lists separated by `;`), and
+     * a customer link from a customer id or an identity key (`email:ada@example.org`, or a bare
+     * e-mail address). Pass the result to `createObject` or `updateObject`.
+     */
+    fun `parseObjectFields`(`objectType`: kotlin.String, `texts`: Map<kotlin.String, kotlin.String>): Map<kotlin.String, ObjectValue>
+    
+    /**
+     * Sets and removes fields of an object, with an audit entry and an `object_updated` event
+     * (an update that changes nothing writes nothing). With `expectedRevision`, fails with
+     * `Conflict` if the stored object has another revision (it changed since it was read).
+     */
+    fun `updateObject`(`objectType`: kotlin.String, `id`: kotlin.String, `set`: Map<kotlin.String, ObjectValue> = mapOf(), `unset`: List<kotlin.String> = listOf(), `expectedRevision`: kotlin.ULong? = null, `source`: kotlin.String? = null): CrmObject
     
     companion object
 }
@@ -2937,6 +3061,215 @@ open class Crm: Disposable, AutoCloseable, CrmInterface
         
         FfiConverterString.lower(`consumer`),
         FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Creates an object of a type, with an audit entry and an `object_created` event. `id`:
+     * letters, digits and `_ - . : / @` (at most 100); a fresh UUID when `null`. Fails, writing
+     * nothing, on an unknown type or linked customer (`NotFound`), an undeclared field, a value
+     * of the wrong type or a missing required field (`Validation`), or a taken id (`Conflict`).
+     */
+    @Throws(CrmException::class)override fun `createObject`(`objectType`: kotlin.String, `fields`: Map<kotlin.String, ObjectValue>, `id`: kotlin.String?, `source`: kotlin.String?): CrmObject {
+            return FfiConverterTypeCrmObject.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_create_object(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterMapStringTypeObjectValue.lower(`fields`),
+        FfiConverterOptionalString.lower(`id`),
+        FfiConverterOptionalString.lower(`source`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Declares an object type, or redefines one. A redefinition may add fields (a required one
+     * only while the type has no objects), make a field required when every object has it, and
+     * index or unindex fields; a field's type cannot change (`Conflict`) and a field cannot be
+     * removed (`Validation`). Defining the same fields again changes nothing.
+     */
+    @Throws(CrmException::class)override fun `defineObjectType`(`name`: kotlin.String, `fields`: List<ObjectFieldSpec>): ObjectTypeInfo {
+            return FfiConverterTypeObjectTypeInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_define_object_type(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterSequenceTypeObjectFieldSpec.lower(`fields`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes an object, with an `object_deleted` event; its history stays. Returns what was
+     * deleted. `NotFound` if there is no such object; with `expectedRevision`, `Conflict` if the
+     * stored object has another revision.
+     */
+    @Throws(CrmException::class)override fun `deleteObject`(`objectType`: kotlin.String, `id`: kotlin.String, `expectedRevision`: kotlin.ULong?): CrmObject {
+            return FfiConverterTypeCrmObject.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_delete_object(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalULong.lower(`expectedRevision`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An object by type and id, or `null` (Kotlin: `getObject`).
+     */
+    @Throws(CrmException::class)override fun `getObject`(`objectType`: kotlin.String, `id`: kotlin.String): CrmObject? {
+            return FfiConverterOptionalTypeCrmObject.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_object(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An object's audit history, oldest first; it outlives the object.
+     */
+    @Throws(CrmException::class)override fun `objectHistory`(`objectType`: kotlin.String, `id`: kotlin.String): List<ObjectChange> {
+            return FfiConverterSequenceTypeObjectChange.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_object_history(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An object type by name, or `null`.
+     */
+    @Throws(CrmException::class)override fun `objectType`(`name`: kotlin.String): ObjectTypeInfo? {
+            return FfiConverterOptionalTypeObjectTypeInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_object_type(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every object type, by name.
+     */
+    @Throws(CrmException::class)override fun `objectTypes`(): List<ObjectTypeInfo> {
+            return FfiConverterSequenceTypeObjectTypeInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_object_types(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One page of a type's objects (see `ObjectQuery`). `NotFound` for an unknown type;
+     * `Validation` for a field that is not declared or not indexed, or a value of another type
+     * than the field's.
+     */
+    @Throws(CrmException::class)override fun `objects`(`objectType`: kotlin.String, `query`: ObjectQuery): ObjectPage {
+            return FfiConverterTypeObjectPage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_objects(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterTypeObjectQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Field values from text, as a form or a file gives them: each parsed as its declared type
+     * (decimals, `YYYY-MM-DD`, RFC 3339 times, `true` / `false`, lists separated by `;`), and
+     * a customer link from a customer id or an identity key (`email:ada@example.org`, or a bare
+     * e-mail address). Pass the result to `createObject` or `updateObject`.
+     */
+    @Throws(CrmException::class)override fun `parseObjectFields`(`objectType`: kotlin.String, `texts`: Map<kotlin.String, kotlin.String>): Map<kotlin.String, ObjectValue> {
+            return FfiConverterMapStringTypeObjectValue.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_parse_object_fields(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterMapStringString.lower(`texts`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sets and removes fields of an object, with an audit entry and an `object_updated` event
+     * (an update that changes nothing writes nothing). With `expectedRevision`, fails with
+     * `Conflict` if the stored object has another revision (it changed since it was read).
+     */
+    @Throws(CrmException::class)override fun `updateObject`(`objectType`: kotlin.String, `id`: kotlin.String, `set`: Map<kotlin.String, ObjectValue>, `unset`: List<kotlin.String>, `expectedRevision`: kotlin.ULong?, `source`: kotlin.String?): CrmObject {
+            return FfiConverterTypeCrmObject.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CrmException) { _status ->
+    UniffiLib.uniffi_crmkit_ffi_fn_method_crm_update_object(
+        it,
+        
+        FfiConverterString.lower(`objectType`),
+        FfiConverterString.lower(`id`),
+        FfiConverterMapStringTypeObjectValue.lower(`set`),
+        FfiConverterSequenceString.lower(`unset`),
+        FfiConverterOptionalULong.lower(`expectedRevision`),
+        FfiConverterOptionalString.lower(`source`),_status)
 }
     }
     )
@@ -4359,6 +4692,86 @@ public object FfiConverterTypeConsentChoice: FfiConverterRustBuffer<ConsentChoic
 
 
 /**
+ * A stored object of a user-defined type.
+ */
+data class CrmObject (
+    /**
+     * Its type's name.
+     */
+    val `objectType`: kotlin.String
+    , 
+    /**
+     * Its id, unique within the type.
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * 1 when created, one more with every update: pass it as `expectedRevision` to update or
+     * delete only what was read.
+     */
+    val `revision`: kotlin.ULong
+    , 
+    /**
+     * The field values, by field name.
+     */
+    val `fields`: Map<kotlin.String, ObjectValue>
+    , 
+    /**
+     * When created.
+     */
+    val `createdAt`: java.time.Instant
+    , 
+    /**
+     * When last changed.
+     */
+    val `updatedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCrmObject: FfiConverterRustBuffer<CrmObject> {
+    override fun read(buf: ByteBuffer): CrmObject {
+        return CrmObject(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterMapStringTypeObjectValue.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CrmObject) = (
+            FfiConverterString.allocationSize(value.`objectType`) +
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterMapStringTypeObjectValue.allocationSize(value.`fields`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: CrmObject, buf: ByteBuffer) {
+            FfiConverterString.write(value.`objectType`, buf)
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterMapStringTypeObjectValue.write(value.`fields`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
+    }
+}
+
+
+
+/**
  * A piece of work about a customer, created by a playbook or by hand.
  *
  * Named `CrmTask`, not `Task`: in Swift a `Task` would shadow the concurrency `Task` in every
@@ -4978,14 +5391,16 @@ data class Event (
     val `at`: java.time.Instant
     , 
     /**
-     * Whom it is about; `null` for events about no one customer.
+     * Whom it is about; `null` for events about no one customer (an object's event is about the
+     * first customer it links to, by field name).
      */
     val `customerId`: kotlin.String?
     , 
     /**
      * The payload's type as text: `customer_created`, `customer_updated`, `stage_changed`,
      * `interaction_recorded`, `segment_entered`, `segment_exited`, `score_changed`,
-     * `task_created`, `task_completed` or `action` (for logs and filters).
+     * `task_created`, `task_completed`, `action`, `object_created`, `object_updated` or
+     * `object_deleted` (for logs and filters).
      */
     val `typeName`: kotlin.String
     , 
@@ -6252,6 +6667,459 @@ public object FfiConverterTypeNewInteraction: FfiConverterRustBuffer<NewInteract
             FfiConverterOptionalTypeChannel.write(value.`channel`, buf)
             FfiConverterMapStringString.write(value.`propertiesJson`, buf)
             FfiConverterOptionalString.write(value.`idempotencyKey`, buf)
+    }
+}
+
+
+
+/**
+ * One audit entry of an object: who changed which fields, when, from what to what.
+ */
+data class ObjectChange (
+    /**
+     * The type.
+     */
+    val `objectType`: kotlin.String
+    , 
+    /**
+     * The object's id.
+     */
+    val `objectId`: kotlin.String
+    , 
+    /**
+     * The object's revision after the change (before it, for a deletion).
+     */
+    val `revision`: kotlin.ULong
+    , 
+    /**
+     * Created, updated or deleted.
+     */
+    val `kind`: ObjectChangeKind
+    , 
+    /**
+     * When.
+     */
+    val `at`: java.time.Instant
+    , 
+    /**
+     * Who or what made it (the call's `source`; `"crmkit"` when none was given).
+     */
+    val `actor`: kotlin.String
+    , 
+    /**
+     * The changed fields, by name.
+     */
+    val `fields`: List<ObjectFieldChange>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectChange: FfiConverterRustBuffer<ObjectChange> {
+    override fun read(buf: ByteBuffer): ObjectChange {
+        return ObjectChange(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeObjectChangeKind.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeObjectFieldChange.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectChange) = (
+            FfiConverterString.allocationSize(value.`objectType`) +
+            FfiConverterString.allocationSize(value.`objectId`) +
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterTypeObjectChangeKind.allocationSize(value.`kind`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`actor`) +
+            FfiConverterSequenceTypeObjectFieldChange.allocationSize(value.`fields`)
+    )
+
+    override fun write(value: ObjectChange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`objectType`, buf)
+            FfiConverterString.write(value.`objectId`, buf)
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterTypeObjectChangeKind.write(value.`kind`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterString.write(value.`actor`, buf)
+            FfiConverterSequenceTypeObjectFieldChange.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * Where a page of objects ended: pass a page's `next` as the query's `after` to read on.
+ * Opaque: only meaningful for the same type and the same query.
+ */
+data class ObjectCursor (
+    /**
+     * The last object's index key (queries by a field only).
+     */
+    val `key`: kotlin.ByteArray?
+    , 
+    /**
+     * The last object's id.
+     */
+    val `id`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectCursor: FfiConverterRustBuffer<ObjectCursor> {
+    override fun read(buf: ByteBuffer): ObjectCursor {
+        return ObjectCursor(
+            FfiConverterOptionalByteArray.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectCursor) = (
+            FfiConverterOptionalByteArray.allocationSize(value.`key`) +
+            FfiConverterString.allocationSize(value.`id`)
+    )
+
+    override fun write(value: ObjectCursor, buf: ByteBuffer) {
+            FfiConverterOptionalByteArray.write(value.`key`, buf)
+            FfiConverterString.write(value.`id`, buf)
+    }
+}
+
+
+
+/**
+ * One changed field of an audit entry.
+ */
+data class ObjectFieldChange (
+    /**
+     * The field.
+     */
+    val `field`: kotlin.String
+    , 
+    /**
+     * Its value before (`null`: it had none).
+     */
+    val `before`: ObjectValue?
+    , 
+    /**
+     * Its value after (`null`: removed, or the object deleted).
+     */
+    val `after`: ObjectValue?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectFieldChange: FfiConverterRustBuffer<ObjectFieldChange> {
+    override fun read(buf: ByteBuffer): ObjectFieldChange {
+        return ObjectFieldChange(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeObjectValue.read(buf),
+            FfiConverterOptionalTypeObjectValue.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectFieldChange) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterOptionalTypeObjectValue.allocationSize(value.`before`) +
+            FfiConverterOptionalTypeObjectValue.allocationSize(value.`after`)
+    )
+
+    override fun write(value: ObjectFieldChange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterOptionalTypeObjectValue.write(value.`before`, buf)
+            FfiConverterOptionalTypeObjectValue.write(value.`after`, buf)
+    }
+}
+
+
+
+/**
+ * A declared field of an object type.
+ */
+data class ObjectFieldSpec (
+    /**
+     * The field name (letters, digits, `_ - .`; at most 64).
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Its type; values of other types are refused.
+     */
+    val `fieldType`: ObjectFieldType
+    , 
+    /**
+     * Every object must have a value.
+     */
+    val `required`: kotlin.Boolean = false 
+    , 
+    /**
+     * Objects can be queried by it (`objects`). Customer links always are; lists cannot be.
+     */
+    val `indexed`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectFieldSpec: FfiConverterRustBuffer<ObjectFieldSpec> {
+    override fun read(buf: ByteBuffer): ObjectFieldSpec {
+        return ObjectFieldSpec(
+            FfiConverterString.read(buf),
+            FfiConverterTypeObjectFieldType.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectFieldSpec) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeObjectFieldType.allocationSize(value.`fieldType`) +
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterBoolean.allocationSize(value.`indexed`)
+    )
+
+    override fun write(value: ObjectFieldSpec, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeObjectFieldType.write(value.`fieldType`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterBoolean.write(value.`indexed`, buf)
+    }
+}
+
+
+
+/**
+ * One page of objects.
+ */
+data class ObjectPage (
+    /**
+     * The objects.
+     */
+    val `items`: List<CrmObject>
+    , 
+    /**
+     * Pass as the query's `after` for the next page; `null` on the last page.
+     */
+    val `next`: ObjectCursor?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectPage: FfiConverterRustBuffer<ObjectPage> {
+    override fun read(buf: ByteBuffer): ObjectPage {
+        return ObjectPage(
+            FfiConverterSequenceTypeCrmObject.read(buf),
+            FfiConverterOptionalTypeObjectCursor.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectPage) = (
+            FfiConverterSequenceTypeCrmObject.allocationSize(value.`items`) +
+            FfiConverterOptionalTypeObjectCursor.allocationSize(value.`next`)
+    )
+
+    override fun write(value: ObjectPage, buf: ByteBuffer) {
+            FfiConverterSequenceTypeCrmObject.write(value.`items`, buf)
+            FfiConverterOptionalTypeObjectCursor.write(value.`next`, buf)
+    }
+}
+
+
+
+/**
+ * Which objects of a type to list, one page at a time: all of them by id (no `field`), or
+ * those whose indexed `field` equals `equal`, or lies between `min` and `max` (both
+ * inclusive, either may be left out), by value then id. With a `field` and no value at all:
+ * every object that has a value of the field, by value.
+ */
+data class ObjectQuery (
+    /**
+     * The indexed field to filter on (`null`: every object of the type).
+     */
+    val `field`: kotlin.String? = null 
+    , 
+    /**
+     * Only objects whose field has exactly this value (not with `min` / `max`).
+     */
+    val `equal`: ObjectValue? = null 
+    , 
+    /**
+     * Only objects whose field is at least this.
+     */
+    val `min`: ObjectValue? = null 
+    , 
+    /**
+     * Only objects whose field is at most this.
+     */
+    val `max`: ObjectValue? = null 
+    , 
+    /**
+     * Continue after this position: the `next` of the previous page.
+     */
+    val `after`: ObjectCursor? = null 
+    , 
+    /**
+     * Page size (at least 1).
+     */
+    val `limit`: kotlin.UInt = 100u 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectQuery: FfiConverterRustBuffer<ObjectQuery> {
+    override fun read(buf: ByteBuffer): ObjectQuery {
+        return ObjectQuery(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeObjectValue.read(buf),
+            FfiConverterOptionalTypeObjectValue.read(buf),
+            FfiConverterOptionalTypeObjectValue.read(buf),
+            FfiConverterOptionalTypeObjectCursor.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectQuery) = (
+            FfiConverterOptionalString.allocationSize(value.`field`) +
+            FfiConverterOptionalTypeObjectValue.allocationSize(value.`equal`) +
+            FfiConverterOptionalTypeObjectValue.allocationSize(value.`min`) +
+            FfiConverterOptionalTypeObjectValue.allocationSize(value.`max`) +
+            FfiConverterOptionalTypeObjectCursor.allocationSize(value.`after`) +
+            FfiConverterUInt.allocationSize(value.`limit`)
+    )
+
+    override fun write(value: ObjectQuery, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`field`, buf)
+            FfiConverterOptionalTypeObjectValue.write(value.`equal`, buf)
+            FfiConverterOptionalTypeObjectValue.write(value.`min`, buf)
+            FfiConverterOptionalTypeObjectValue.write(value.`max`, buf)
+            FfiConverterOptionalTypeObjectCursor.write(value.`after`, buf)
+            FfiConverterUInt.write(value.`limit`, buf)
+    }
+}
+
+
+
+/**
+ * A stored object type.
+ */
+data class ObjectTypeInfo (
+    /**
+     * The type name.
+     */
+    val `name`: kotlin.String
+    , 
+    /**
+     * Its fields, in the order declared.
+     */
+    val `fields`: List<ObjectFieldSpec>
+    , 
+    /**
+     * 1 when defined, one more with every redefinition that changed it.
+     */
+    val `revision`: kotlin.ULong
+    , 
+    /**
+     * When first defined.
+     */
+    val `createdAt`: java.time.Instant
+    , 
+    /**
+     * When last redefined.
+     */
+    val `updatedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectTypeInfo: FfiConverterRustBuffer<ObjectTypeInfo> {
+    override fun read(buf: ByteBuffer): ObjectTypeInfo {
+        return ObjectTypeInfo(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeObjectFieldSpec.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ObjectTypeInfo) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterSequenceTypeObjectFieldSpec.allocationSize(value.`fields`) +
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`) +
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+    )
+
+    override fun write(value: ObjectTypeInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterSequenceTypeObjectFieldSpec.write(value.`fields`, buf)
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+            FfiConverterTimestamp.write(value.`updatedAt`, buf)
     }
 }
 
@@ -8702,6 +9570,55 @@ sealed class EventPayload {
         companion object
     }
     
+    /**
+     * An object of a user-defined type was created.
+     */
+    data class ObjectCreated(
+        /**
+         * The new object.
+         */
+        val `crmObject`: dev.crmkit.CrmObject) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An object was changed.
+     */
+    data class ObjectUpdated(
+        /**
+         * Before.
+         */
+        val `before`: dev.crmkit.CrmObject, 
+        /**
+         * After.
+         */
+        val `after`: dev.crmkit.CrmObject) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An object was deleted.
+     */
+    data class ObjectDeleted(
+        /**
+         * The object as it was.
+         */
+        val `crmObject`: dev.crmkit.CrmObject) : EventPayload()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -8759,6 +9676,16 @@ public object FfiConverterTypeEventPayload : FfiConverterRustBuffer<EventPayload
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                )
+            11 -> EventPayload.ObjectCreated(
+                FfiConverterTypeCrmObject.read(buf),
+                )
+            12 -> EventPayload.ObjectUpdated(
+                FfiConverterTypeCrmObject.read(buf),
+                FfiConverterTypeCrmObject.read(buf),
+                )
+            13 -> EventPayload.ObjectDeleted(
+                FfiConverterTypeCrmObject.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -8847,6 +9774,28 @@ public object FfiConverterTypeEventPayload : FfiConverterRustBuffer<EventPayload
                 + FfiConverterString.allocationSize(value.`payloadJson`)
             )
         }
+        is EventPayload.ObjectCreated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCrmObject.allocationSize(value.`crmObject`)
+            )
+        }
+        is EventPayload.ObjectUpdated -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCrmObject.allocationSize(value.`before`)
+                + FfiConverterTypeCrmObject.allocationSize(value.`after`)
+            )
+        }
+        is EventPayload.ObjectDeleted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCrmObject.allocationSize(value.`crmObject`)
+            )
+        }
     }
 
     override fun write(value: EventPayload, buf: ByteBuffer) {
@@ -8911,6 +9860,22 @@ public object FfiConverterTypeEventPayload : FfiConverterRustBuffer<EventPayload
                 FfiConverterString.write(value.`playbook`, buf)
                 FfiConverterString.write(value.`action`, buf)
                 FfiConverterString.write(value.`payloadJson`, buf)
+                Unit
+            }
+            is EventPayload.ObjectCreated -> {
+                buf.putInt(11)
+                FfiConverterTypeCrmObject.write(value.`crmObject`, buf)
+                Unit
+            }
+            is EventPayload.ObjectUpdated -> {
+                buf.putInt(12)
+                FfiConverterTypeCrmObject.write(value.`before`, buf)
+                FfiConverterTypeCrmObject.write(value.`after`, buf)
+                Unit
+            }
+            is EventPayload.ObjectDeleted -> {
+                buf.putInt(13)
+                FfiConverterTypeCrmObject.write(value.`crmObject`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -9846,6 +10811,399 @@ public object FfiConverterTypeListenerError : FfiConverterRustBuffer<ListenerExc
 
 
 /**
+ * What a change did to an object.
+ */
+
+enum class ObjectChangeKind {
+    
+    /**
+     * It was created.
+     */
+    CREATED,
+    /**
+     * It was updated.
+     */
+    UPDATED,
+    /**
+     * It was deleted.
+     */
+    DELETED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectChangeKind: FfiConverterRustBuffer<ObjectChangeKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ObjectChangeKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ObjectChangeKind) = 4UL
+
+    override fun write(value: ObjectChangeKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The type of an object field: the custom attribute types, plus a link to a customer.
+ */
+
+enum class ObjectFieldType {
+    
+    /**
+     * Text.
+     */
+    STRING,
+    /**
+     * A 64-bit integer.
+     */
+    INTEGER,
+    /**
+     * An exact decimal.
+     */
+    DECIMAL,
+    /**
+     * true / false.
+     */
+    BOOL,
+    /**
+     * A calendar date.
+     */
+    DATE,
+    /**
+     * A UTC timestamp (kept to the microsecond).
+     */
+    DATETIME,
+    /**
+     * A list of strings (cannot be indexed).
+     */
+    STRING_LIST,
+    /**
+     * A link to a customer (always indexed, so a customer's objects can be found).
+     */
+    CUSTOMER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectFieldType: FfiConverterRustBuffer<ObjectFieldType> {
+    override fun read(buf: ByteBuffer) = try {
+        ObjectFieldType.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ObjectFieldType) = 4UL
+
+    override fun write(value: ObjectFieldType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The value of an object field. Decimals are exact, as text that keeps its scale (`"49.90"`);
+ * dates are `YYYY-MM-DD`; times are kept to the microsecond; a customer link is a customer id.
+ */
+sealed class ObjectValue {
+    
+    /**
+     * Text.
+     */
+    data class String(
+        /**
+         * The text.
+         */
+        val `value`: kotlin.String) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An integer.
+     */
+    data class Integer(
+        /**
+         * The integer.
+         */
+        val `value`: kotlin.Long) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * An exact decimal, as text.
+     */
+    data class Decimal(
+        /**
+         * The decimal, e.g. `"49.90"` (`.` as the decimal point, scale kept as given).
+         */
+        val `value`: kotlin.String) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * true / false.
+     */
+    data class Bool(
+        /**
+         * The boolean.
+         */
+        val `value`: kotlin.Boolean) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A calendar date.
+     */
+    data class Date(
+        /**
+         * `YYYY-MM-DD`.
+         */
+        val `value`: kotlin.String) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A UTC timestamp.
+     */
+    data class Datetime(
+        /**
+         * The instant (stored to the microsecond).
+         */
+        val `value`: java.time.Instant) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A list of strings.
+     */
+    data class StringList(
+        /**
+         * The strings.
+         */
+        val `values`: List<kotlin.String>) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A link to a customer.
+     */
+    data class Customer(
+        /**
+         * The customer's id (a UUID).
+         */
+        val `customerId`: kotlin.String) : ObjectValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeObjectValue : FfiConverterRustBuffer<ObjectValue>{
+    override fun read(buf: ByteBuffer): ObjectValue {
+        return when(buf.getInt()) {
+            1 -> ObjectValue.String(
+                FfiConverterString.read(buf),
+                )
+            2 -> ObjectValue.Integer(
+                FfiConverterLong.read(buf),
+                )
+            3 -> ObjectValue.Decimal(
+                FfiConverterString.read(buf),
+                )
+            4 -> ObjectValue.Bool(
+                FfiConverterBoolean.read(buf),
+                )
+            5 -> ObjectValue.Date(
+                FfiConverterString.read(buf),
+                )
+            6 -> ObjectValue.Datetime(
+                FfiConverterTimestamp.read(buf),
+                )
+            7 -> ObjectValue.StringList(
+                FfiConverterSequenceString.read(buf),
+                )
+            8 -> ObjectValue.Customer(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ObjectValue): ULong = when(value) {
+        is ObjectValue.String -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.Integer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.Decimal -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.Bool -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.Date -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.Datetime -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTimestamp.allocationSize(value.`value`)
+            )
+        }
+        is ObjectValue.StringList -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`values`)
+            )
+        }
+        is ObjectValue.Customer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`customerId`)
+            )
+        }
+    }
+
+    override fun write(value: ObjectValue, buf: ByteBuffer) {
+        when(value) {
+            is ObjectValue.String -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.Integer -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.Decimal -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.Bool -> {
+                buf.putInt(4)
+                FfiConverterBoolean.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.Date -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.Datetime -> {
+                buf.putInt(6)
+                FfiConverterTimestamp.write(value.`value`, buf)
+                Unit
+            }
+            is ObjectValue.StringList -> {
+                buf.putInt(7)
+                FfiConverterSequenceString.write(value.`values`, buf)
+                Unit
+            }
+            is ObjectValue.Customer -> {
+                buf.putInt(8)
+                FfiConverterString.write(value.`customerId`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * The repeat-purchase model to fit.
  */
 
@@ -10115,6 +11473,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
     override fun read(buf: ByteBuffer): java.time.Instant? {
         if (buf.get().toInt() == 0) {
@@ -10169,6 +11559,38 @@ public object FfiConverterOptionalTypeImportListener: FfiConverterRustBuffer<Imp
         } else {
             buf.put(1)
             FfiConverterTypeImportListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCrmObject: FfiConverterRustBuffer<CrmObject?> {
+    override fun read(buf: ByteBuffer): CrmObject? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCrmObject.read(buf)
+    }
+
+    override fun allocationSize(value: CrmObject?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCrmObject.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CrmObject?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCrmObject.write(value, buf)
         }
     }
 }
@@ -10307,6 +11729,70 @@ public object FfiConverterOptionalTypeMoney: FfiConverterRustBuffer<Money?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeObjectCursor: FfiConverterRustBuffer<ObjectCursor?> {
+    override fun read(buf: ByteBuffer): ObjectCursor? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeObjectCursor.read(buf)
+    }
+
+    override fun allocationSize(value: ObjectCursor?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeObjectCursor.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ObjectCursor?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeObjectCursor.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeObjectTypeInfo: FfiConverterRustBuffer<ObjectTypeInfo?> {
+    override fun read(buf: ByteBuffer): ObjectTypeInfo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeObjectTypeInfo.read(buf)
+    }
+
+    override fun allocationSize(value: ObjectTypeInfo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeObjectTypeInfo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ObjectTypeInfo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeObjectTypeInfo.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeScoreBrief: FfiConverterRustBuffer<ScoreBrief?> {
     override fun read(buf: ByteBuffer): ScoreBrief? {
         if (buf.get().toInt() == 0) {
@@ -10425,6 +11911,38 @@ public object FfiConverterOptionalTypeLifecycleStage: FfiConverterRustBuffer<Lif
         } else {
             buf.put(1)
             FfiConverterTypeLifecycleStage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeObjectValue: FfiConverterRustBuffer<ObjectValue?> {
+    override fun read(buf: ByteBuffer): ObjectValue? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeObjectValue.read(buf)
+    }
+
+    override fun allocationSize(value: ObjectValue?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeObjectValue.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ObjectValue?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeObjectValue.write(value, buf)
         }
     }
 }
@@ -10629,6 +12147,34 @@ public object FfiConverterSequenceTypeConsentChoice: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConsentChoice.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCrmObject: FfiConverterRustBuffer<List<CrmObject>> {
+    override fun read(buf: ByteBuffer): List<CrmObject> {
+        val len = buf.getInt()
+        return List<CrmObject>(len) {
+            FfiConverterTypeCrmObject.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CrmObject>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCrmObject.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CrmObject>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCrmObject.write(it, buf)
         }
     }
 }
@@ -11031,6 +12577,118 @@ public object FfiConverterSequenceTypeNewInteraction: FfiConverterRustBuffer<Lis
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeObjectChange: FfiConverterRustBuffer<List<ObjectChange>> {
+    override fun read(buf: ByteBuffer): List<ObjectChange> {
+        val len = buf.getInt()
+        return List<ObjectChange>(len) {
+            FfiConverterTypeObjectChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ObjectChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeObjectChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ObjectChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeObjectChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeObjectFieldChange: FfiConverterRustBuffer<List<ObjectFieldChange>> {
+    override fun read(buf: ByteBuffer): List<ObjectFieldChange> {
+        val len = buf.getInt()
+        return List<ObjectFieldChange>(len) {
+            FfiConverterTypeObjectFieldChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ObjectFieldChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeObjectFieldChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ObjectFieldChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeObjectFieldChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeObjectFieldSpec: FfiConverterRustBuffer<List<ObjectFieldSpec>> {
+    override fun read(buf: ByteBuffer): List<ObjectFieldSpec> {
+        val len = buf.getInt()
+        return List<ObjectFieldSpec>(len) {
+            FfiConverterTypeObjectFieldSpec.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ObjectFieldSpec>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeObjectFieldSpec.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ObjectFieldSpec>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeObjectFieldSpec.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeObjectTypeInfo: FfiConverterRustBuffer<List<ObjectTypeInfo>> {
+    override fun read(buf: ByteBuffer): List<ObjectTypeInfo> {
+        val len = buf.getInt()
+        return List<ObjectTypeInfo>(len) {
+            FfiConverterTypeObjectTypeInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ObjectTypeInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeObjectTypeInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ObjectTypeInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeObjectTypeInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePlaybook: FfiConverterRustBuffer<List<Playbook>> {
     override fun read(buf: ByteBuffer): List<Playbook> {
         val len = buf.getInt()
@@ -11323,6 +12981,45 @@ public object FfiConverterMapStringTypeAttributeValue: FfiConverterRustBuffer<Ma
         value.forEach { (k, v) ->
             FfiConverterString.write(k, buf)
             FfiConverterTypeAttributeValue.write(v, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringTypeObjectValue: FfiConverterRustBuffer<Map<kotlin.String, ObjectValue>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, ObjectValue> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, ObjectValue>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterTypeObjectValue.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, ObjectValue>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterTypeObjectValue.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, ObjectValue>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterTypeObjectValue.write(v, buf)
         }
     }
 }
