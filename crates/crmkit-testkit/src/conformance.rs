@@ -50,38 +50,7 @@ pub type Check = fn(Arc<dyn Store>);
 /// ```
 /// assert!(crmkit_testkit::conformance::CHECKS.len() >= 20);
 /// ```
-pub const CHECKS: &[(&str, Check)] = &[
-    ("customer_roundtrip", customer_roundtrip),
-    ("models_and_scores_are_versioned", models_and_scores_are_versioned),
-    ("lookup_by_identity_key", lookup_by_identity_key),
-    ("duplicate_identity_key_is_conflict", duplicate_identity_key_is_conflict),
-    ("update_writes_audit_entries", update_writes_audit_entries),
-    ("stale_revision_is_detected", stale_revision_is_detected),
-    ("removed_identity_key_is_freed", removed_identity_key_is_freed),
-    ("identity_keys_are_checked_in_batch_order", identity_keys_are_checked_in_batch_order),
-    ("batch_sees_its_own_earlier_writes", batch_sees_its_own_earlier_writes),
-    ("list_customers_pages_and_filters", list_customers_pages_and_filters),
-    ("interactions_by_customer_and_range", interactions_by_customer_and_range),
-    ("idempotency_key_skips_duplicates", idempotency_key_skips_duplicates),
-    ("failed_batch_leaves_store_unchanged", failed_batch_leaves_store_unchanged),
-    (
-        "define_field_is_idempotent_and_conflicts_on_type",
-        define_field_is_idempotent_and_conflicts_on_type,
-    ),
-    ("scan_purchases_columns", scan_purchases_columns),
-    ("audit_log_paging", audit_log_paging),
-    ("stats_count_customers_and_interactions", stats_count_customers_and_interactions),
-    ("attribute_validation_errors", attribute_validation_errors),
-    ("writes_for_unknown_customers_fail", writes_for_unknown_customers_fail),
-    ("timestamps_are_truncated_to_micros", timestamps_are_truncated_to_micros),
-    ("concurrent_readers_see_whole_batches", concurrent_readers_see_whole_batches),
-    ("membership_rows_and_schedule", membership_rows_and_schedule),
-    ("outbox_events_and_cursors", outbox_events_and_cursors),
-    ("tasks_are_stored_and_queried", tasks_are_stored_and_queried),
-    ("records_are_versioned_and_conflict", records_are_versioned_and_conflict),
-    ("records_query_by_kind_and_index", records_query_by_kind_and_index),
-    ("record_writes_are_atomic_with_other_writes", record_writes_are_atomic_with_other_writes),
-];
+pub const CHECKS: &[(&str, Check)] = crate::__conformance_checks!(__conformance_check_table);
 
 /// Runs every check in [`CHECKS`], each on a fresh store from `make`.
 ///

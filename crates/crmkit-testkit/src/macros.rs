@@ -37,145 +37,71 @@ macro_rules! store_conformance_tests {
                 ::std::sync::Arc::new($make)
             }
 
-            #[test]
-            fn customer_roundtrip() {
-                $crate::conformance::customer_roundtrip(fresh_store());
-            }
-
-            #[test]
-            fn models_and_scores_are_versioned() {
-                $crate::conformance::models_and_scores_are_versioned(fresh_store());
-            }
-
-            #[test]
-            fn lookup_by_identity_key() {
-                $crate::conformance::lookup_by_identity_key(fresh_store());
-            }
-
-            #[test]
-            fn duplicate_identity_key_is_conflict() {
-                $crate::conformance::duplicate_identity_key_is_conflict(fresh_store());
-            }
-
-            #[test]
-            fn update_writes_audit_entries() {
-                $crate::conformance::update_writes_audit_entries(fresh_store());
-            }
-
-            #[test]
-            fn stale_revision_is_detected() {
-                $crate::conformance::stale_revision_is_detected(fresh_store());
-            }
-
-            #[test]
-            fn removed_identity_key_is_freed() {
-                $crate::conformance::removed_identity_key_is_freed(fresh_store());
-            }
-
-            #[test]
-            fn identity_keys_are_checked_in_batch_order() {
-                $crate::conformance::identity_keys_are_checked_in_batch_order(fresh_store());
-            }
-
-            #[test]
-            fn batch_sees_its_own_earlier_writes() {
-                $crate::conformance::batch_sees_its_own_earlier_writes(fresh_store());
-            }
-
-            #[test]
-            fn list_customers_pages_and_filters() {
-                $crate::conformance::list_customers_pages_and_filters(fresh_store());
-            }
-
-            #[test]
-            fn interactions_by_customer_and_range() {
-                $crate::conformance::interactions_by_customer_and_range(fresh_store());
-            }
-
-            #[test]
-            fn idempotency_key_skips_duplicates() {
-                $crate::conformance::idempotency_key_skips_duplicates(fresh_store());
-            }
-
-            #[test]
-            fn failed_batch_leaves_store_unchanged() {
-                $crate::conformance::failed_batch_leaves_store_unchanged(fresh_store());
-            }
-
-            #[test]
-            fn define_field_is_idempotent_and_conflicts_on_type() {
-                $crate::conformance::define_field_is_idempotent_and_conflicts_on_type(
-                    fresh_store(),
-                );
-            }
-
-            #[test]
-            fn scan_purchases_columns() {
-                $crate::conformance::scan_purchases_columns(fresh_store());
-            }
-
-            #[test]
-            fn audit_log_paging() {
-                $crate::conformance::audit_log_paging(fresh_store());
-            }
-
-            #[test]
-            fn stats_count_customers_and_interactions() {
-                $crate::conformance::stats_count_customers_and_interactions(fresh_store());
-            }
-
-            #[test]
-            fn attribute_validation_errors() {
-                $crate::conformance::attribute_validation_errors(fresh_store());
-            }
-
-            #[test]
-            fn writes_for_unknown_customers_fail() {
-                $crate::conformance::writes_for_unknown_customers_fail(fresh_store());
-            }
-
-            #[test]
-            fn timestamps_are_truncated_to_micros() {
-                $crate::conformance::timestamps_are_truncated_to_micros(fresh_store());
-            }
-
-            #[test]
-            fn concurrent_readers_see_whole_batches() {
-                $crate::conformance::concurrent_readers_see_whole_batches(fresh_store());
-            }
-
-            #[test]
-            fn membership_rows_and_schedule() {
-                $crate::conformance::membership_rows_and_schedule(fresh_store());
-            }
-
-            #[test]
-            fn outbox_events_and_cursors() {
-                $crate::conformance::outbox_events_and_cursors(fresh_store());
-            }
-
-            #[test]
-            fn tasks_are_stored_and_queried() {
-                $crate::conformance::tasks_are_stored_and_queried(fresh_store());
-            }
-
-            #[test]
-            fn records_are_versioned_and_conflict() {
-                $crate::conformance::records_are_versioned_and_conflict(fresh_store());
-            }
-
-            #[test]
-            fn records_query_by_kind_and_index() {
-                $crate::conformance::records_query_by_kind_and_index(fresh_store());
-            }
-
-            #[test]
-            fn record_writes_are_atomic_with_other_writes() {
-                $crate::conformance::record_writes_are_atomic_with_other_writes(fresh_store());
-            }
+            $crate::__conformance_checks!(__conformance_test_fns);
         }
     };
     ($make:expr $(,)?) => {
         $crate::store_conformance_tests!(mod conformance, $make);
+    };
+}
+
+/// The conformance checks, written once: calls the crate's macro `$then!` with their names (in the order of
+/// [`CHECKS`](crate::conformance::CHECKS)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_checks {
+    ($then:ident) => {
+        $crate::$then! {
+            customer_roundtrip,
+            models_and_scores_are_versioned,
+            lookup_by_identity_key,
+            duplicate_identity_key_is_conflict,
+            update_writes_audit_entries,
+            stale_revision_is_detected,
+            removed_identity_key_is_freed,
+            identity_keys_are_checked_in_batch_order,
+            batch_sees_its_own_earlier_writes,
+            list_customers_pages_and_filters,
+            interactions_by_customer_and_range,
+            idempotency_key_skips_duplicates,
+            failed_batch_leaves_store_unchanged,
+            define_field_is_idempotent_and_conflicts_on_type,
+            scan_purchases_columns,
+            audit_log_paging,
+            stats_count_customers_and_interactions,
+            attribute_validation_errors,
+            writes_for_unknown_customers_fail,
+            timestamps_are_truncated_to_micros,
+            concurrent_readers_see_whole_batches,
+            membership_rows_and_schedule,
+            outbox_events_and_cursors,
+            tasks_are_stored_and_queried,
+            records_are_versioned_and_conflict,
+            records_query_by_kind_and_index,
+            record_writes_are_atomic_with_other_writes,
+        }
+    };
+}
+
+/// One `#[test]` per check, each on a `fresh_store()` of the calling module.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test_fns {
+    ($($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::$check(fresh_store());
+            }
+        )*
+    };
+}
+
+/// The [`CHECKS`](crate::conformance::CHECKS) table from the names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_check_table {
+    ($($check:ident),* $(,)?) => {
+        &[$((stringify!($check), $crate::conformance::$check as $crate::conformance::Check)),*]
     };
 }
