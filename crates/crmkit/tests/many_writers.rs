@@ -5,6 +5,9 @@
 //! entry, and the outbox must be contiguous and read once, in order, from 0. Concurrent imports
 //! that create the same new customers must all succeed and end as if run one after another.
 //!
+//! Four processes updating one user-defined object by read-modify-write with its revision lose
+//! no update, and racing to create the same objects create each once.
+//!
 //! The processes are this test binary run again with `CRMKIT_WRITER` set (see `child`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,8 +18,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use crmkit::automation::{Action, EventPayload, Playbook, Segment, TaskQuery};
+use crmkit::objects::{
+    NewObject, ObjectField, ObjectFieldType, ObjectTypeDef, ObjectUpdate, ObjectValue,
+};
 use crmkit::{
-    Crm, CustomerUpdate, FixedClock, ImportOptions, InputFormat, InteractionField as F,
+    Crm, CustomerUpdate, ErrorKind, FixedClock, ImportOptions, InputFormat, InteractionField as F,
     InteractionMapping, LifecycleStage, Money, NewCustomer, NewInteraction, StoreExt,
 };
 
@@ -104,6 +110,44 @@ fn import(path: &Path, k: usize) {
     crm.import_interactions(import_rows(k).as_bytes(), &mapping, options).unwrap();
 }
 
+const BUMPS: i64 = 15;
+
+fn define_counter(path: &Path) {
+    let crm = open(path);
+    crm.define_object_type(
+        ObjectTypeDef::new("counter").field(ObjectField::new("n", ObjectFieldType::Integer)),
+    )
+    .unwrap();
+    crm.create_object("counter", NewObject::new().id("c").set("n", ObjectValue::Integer(0)))
+        .unwrap();
+}
+
+/// Creates the shared objects (whoever comes first) and increments `c` `BUMPS` times, each
+/// an update expecting the revision it read, retried on a conflict.
+fn bump_objects(path: &Path) {
+    let crm = open(path);
+    for k in 0..3 {
+        match crm.create_object("counter", NewObject::new().id(format!("shared-{k}"))) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+        }
+    }
+    for _ in 0..BUMPS {
+        loop {
+            let c = crm.object("counter", "c").unwrap().unwrap();
+            let ObjectValue::Integer(n) = c.fields["n"] else { panic!("n is not an integer") };
+            let update = ObjectUpdate::new()
+                .set("n", ObjectValue::Integer(n + 1))
+                .expect_revision(c.revision);
+            match crm.update_object("counter", "c", update) {
+                Ok(_) => break,
+                Err(e) if e.kind() == ErrorKind::Conflict => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
 /// The child side: runs one writer's work when started by `spawn`, and nothing otherwise.
 #[test]
 fn child() {
@@ -114,6 +158,7 @@ fn child() {
     match role.split_once(':') {
         Some(("work", n)) => work(path, n.parse().unwrap()),
         Some(("import", n)) => import(path, n.parse().unwrap()),
+        Some(("objects", _)) => bump_objects(path),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -204,6 +249,29 @@ fn four_threads_with_their_own_handles_keep_segments_playbooks_and_the_outbox_ex
         }
     });
     check(&path);
+}
+
+#[test]
+fn four_processes_updating_one_object_by_revision_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("objects.db");
+    define_counter(&path);
+    run_processes(&path, (0..WRITERS).map(|w| format!("objects:{w}")).collect());
+    let crm = open(&path);
+    let c = crm.object("counter", "c").unwrap().unwrap();
+    let bumps = WRITERS as i64 * BUMPS;
+    assert_eq!(c.fields["n"], ObjectValue::Integer(bumps), "no update was lost");
+    assert_eq!(c.revision, 1 + bumps as u64);
+    assert_eq!(crm.object_history("counter", "c").unwrap().len(), 1 + bumps as usize);
+    for k in 0..3 {
+        let history = crm.object_history("counter", &format!("shared-{k}")).unwrap();
+        assert_eq!(history.len(), 1, "shared-{k} was created once");
+    }
+    let events = crm.events_after(0, 100_000).unwrap();
+    let count = |t: &str| events.iter().filter(|e| e.payload.type_name() == t).count();
+    assert_eq!((count("object_created"), count("object_updated")), (4, bumps as usize));
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "the outbox is contiguous");
 }
 
 #[test]
