@@ -1158,7 +1158,6 @@ impl PyCrm {
             max: bound_from_py(max, "max", &object_type, &declared)?,
             limit,
         };
-        query.check()?;
         let list = without_gil(py, move || Ok(query.run(&crm, &object_type)?))?;
         list.iter().map(|o| crate::objects::object_to_py(py, o)).collect()
     }

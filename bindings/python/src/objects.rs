@@ -4,7 +4,6 @@
 //! [`crmkit::Crm::parse_object_fields`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound as Limit;
 
 use crmkit::objects::{
     Object, ObjectChange, ObjectField, ObjectFieldType, ObjectQuery, ObjectType, ObjectTypeDef,
@@ -184,21 +183,6 @@ pub(crate) struct Query {
 }
 
 impl Query {
-    /// Checks that the arguments name one field.
-    pub(crate) fn check(&self) -> PyResult<()> {
-        if self.equal.is_some() && (self.min.is_some() || self.max.is_some()) {
-            return Err(invalid("objects: give where= or min=/max=, not both"));
-        }
-        if let (Some((a, _)), Some((b, _))) = (&self.min, &self.max)
-            && a != b
-        {
-            return Err(invalid(format!(
-                "objects: min= and max= must name the same field (got {a} and {b})"
-            )));
-        }
-        Ok(())
-    }
-
     /// Runs the query: the bounds parsed by crmkit, then page after page (following `next`)
     /// until the limit or the last page.
     pub(crate) fn run(self, crm: &crmkit::Crm, type_name: &str) -> crmkit::Result<Vec<Object>> {
@@ -214,22 +198,11 @@ impl Query {
                 }
             }
         };
-        let mut q = if let Some(eq) = self.equal {
-            let (name, v) = value(eq)?;
-            ObjectQuery::equal(name, v)
-        } else if self.min.is_some() || self.max.is_some() {
-            let lower = self.min.map(value).transpose()?;
-            let upper = self.max.map(value).transpose()?;
-            let name =
-                lower.as_ref().or(upper.as_ref()).map(|(n, _)| n.clone()).unwrap_or_default();
-            let included = |b: Option<(String, ObjectValue)>| match b {
-                Some((_, v)) => Limit::Included(v),
-                None => Limit::Unbounded,
-            };
-            ObjectQuery::range(name, included(lower), included(upper))
-        } else {
-            ObjectQuery::all()
-        };
+        let mut q = ObjectQuery::from_filter(
+            self.equal.map(value).transpose()?,
+            self.min.map(value).transpose()?,
+            self.max.map(value).transpose()?,
+        )?;
         let mut out: Vec<Object> = Vec::new();
         loop {
             let remaining = self.limit.map_or(PAGE, |n| n.saturating_sub(out.len()).min(PAGE));

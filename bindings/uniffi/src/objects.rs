@@ -384,28 +384,23 @@ impl ObjectQuery {
         let value =
             |v: Option<ObjectValue>, what: &str| v.map(|v| v.into_core(&at(what))).transpose();
         let (equal, min, max) = (value(equal, "equal")?, value(min, "min")?, value(max, "max")?);
-        let mut q = match (field, equal) {
-            (None, None) if min.is_none() && max.is_none() => core::ObjectQuery::all(),
-            (None, _) => {
+        let any = equal.is_some() || min.is_some() || max.is_some();
+        let mut q = match field {
+            None if any => {
                 return Err(CrmError::invalid(
                     &format!("{type_name} query"),
                     "name the indexed field that equal / min / max apply to",
                 ));
             }
-            (Some(field), Some(value)) if min.is_none() && max.is_none() => {
-                core::ObjectQuery::equal(field, value)
+            None => core::ObjectQuery::all(),
+            // A field without values: every object that has one, ordered by it.
+            Some(field) if !any => {
+                core::ObjectQuery::range(field, Bound::Unbounded, Bound::Unbounded)
             }
-            (Some(field), Some(_)) => {
-                return Err(CrmError::invalid(
-                    &format!("{type_name}.{field}"),
-                    "use either equal or min / max",
-                ));
+            Some(field) => {
+                let on_field = |v: Option<core::ObjectValue>| v.map(|v| (field.clone(), v));
+                core::ObjectQuery::from_filter(on_field(equal), on_field(min), on_field(max))?
             }
-            (Some(field), None) => core::ObjectQuery::range(
-                field,
-                min.map_or(Bound::Unbounded, Bound::Included),
-                max.map_or(Bound::Unbounded, Bound::Included),
-            ),
         }
         .limit(limit as usize);
         if let Some(after) = after {

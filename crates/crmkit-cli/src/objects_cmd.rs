@@ -1,7 +1,5 @@
 //! `crmkit objects`: user-defined object types and their objects.
 
-use std::ops::Bound;
-
 use clap::Subcommand;
 use crmkit::objects::{
     NewObject, Object, ObjectField, ObjectQuery, ObjectType, ObjectTypeDef, ObjectUpdate,
@@ -187,42 +185,14 @@ pub(crate) fn run(crm: &Crm, cmd: ObjectsCommand) -> CliResult {
             Ok(())
         }
         ObjectsCommand::List { object_type, equal, min, max, limit, after, format } => {
-            let mut query = match (&equal, &min, &max) {
-                (Some(e), None, None) => {
-                    let (field, value) = bound_value(crm, &object_type, "--where", e)?;
-                    ObjectQuery::equal(field, value)
-                }
-                (None, None, None) => ObjectQuery::all(),
-                (None, _, _) => {
-                    let lower = min
-                        .as_deref()
-                        .map(|m| bound_value(crm, &object_type, "--min", m))
-                        .transpose()?;
-                    let upper = max
-                        .as_deref()
-                        .map(|m| bound_value(crm, &object_type, "--max", m))
-                        .transpose()?;
-                    if let (Some((a, _)), Some((b, _))) = (&lower, &upper)
-                        && a != b
-                    {
-                        let msg = format!("name one field, not {a} and {b}");
-                        return Err(Error::validation("--min/--max", msg).into());
-                    }
-                    // At least one bound is given (no bound at all is the arm above).
-                    let field = lower.as_ref().or(upper.as_ref()).map(|(f, _)| f.clone());
-                    let field = field.unwrap_or_default();
-                    ObjectQuery::range(
-                        field,
-                        lower.map_or(Bound::Unbounded, |(_, v)| Bound::Included(v)),
-                        upper.map_or(Bound::Unbounded, |(_, v)| Bound::Included(v)),
-                    )
-                }
-                (Some(_), _, _) => {
-                    return Err(
-                        Error::validation("--where", "use either --where or --min/--max").into()
-                    );
-                }
-            }
+            let pair = |flag: &str, item: &Option<String>| {
+                item.as_deref().map(|i| bound_value(crm, &object_type, flag, i)).transpose()
+            };
+            let mut query = ObjectQuery::from_filter(
+                pair("--where", &equal)?,
+                pair("--min", &min)?,
+                pair("--max", &max)?,
+            )?
             .limit(limit);
             if let Some(a) = &after {
                 query = query.after(parse_cursor(a)?);

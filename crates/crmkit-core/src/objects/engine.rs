@@ -648,7 +648,9 @@ impl Crm {
                     ObjectFieldType::Customer => {
                         IndexValue::Customer(crate::ids::CustomerId::from_u128(0))
                     }
-                    ObjectFieldType::StringList => unreachable_list(),
+                    ObjectFieldType::StringList => {
+                        return Err(Error::validation(at, "a list field cannot be indexed"));
+                    }
                 };
                 q = q.range(IndexRange {
                     name: name.clone(),
@@ -737,9 +739,4 @@ impl Crm {
         }
         Ok(out)
     }
-}
-
-/// A list field is never indexed (`define_object_type` refuses it), so no query reaches here.
-fn unreachable_list() -> IndexValue {
-    IndexValue::Text(String::new())
 }

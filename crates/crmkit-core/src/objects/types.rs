@@ -490,6 +490,58 @@ impl ObjectQuery {
         ObjectQuery { field: Some(field.into()), lower, upper, ..Self::default() }
     }
 
+    /// The query of a filter given as `field = value` pairs, the way the CLI and the bindings
+    /// take it: an equality, or inclusive `min` / `max` bounds on one field, or none of them
+    /// (every object).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`](crate::Error::Validation) when an equality comes with bounds, or
+    /// the bounds name two fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::ops::Bound;
+    /// use crmkit_core::objects::{ObjectQuery, ObjectValue};
+    /// let ten = || Some(("total".to_owned(), ObjectValue::Integer(10)));
+    /// let q = ObjectQuery::from_filter(None, ten(), None)?;
+    /// assert_eq!((q.lower, q.upper), (Bound::Included(ObjectValue::Integer(10)), Bound::Unbounded));
+    /// let other = Some(("seats".to_owned(), ObjectValue::Integer(3)));
+    /// assert!(ObjectQuery::from_filter(None, ten(), other).is_err());
+    /// assert!(ObjectQuery::from_filter(ten(), ten(), None).is_err());
+    /// # Ok::<(), crmkit_core::Error>(())
+    /// ```
+    pub fn from_filter(
+        equal: Option<(String, ObjectValue)>,
+        min: Option<(String, ObjectValue)>,
+        max: Option<(String, ObjectValue)>,
+    ) -> crate::Result<Self> {
+        if let Some((field, value)) = equal {
+            if min.is_some() || max.is_some() {
+                return Err(crate::Error::validation(
+                    field,
+                    "use either an equality or min / max, not both",
+                ));
+            }
+            return Ok(ObjectQuery::equal(field, value));
+        }
+        let field = match (&min, &max) {
+            (Some((a, _)), Some((b, _))) if a != b => {
+                return Err(crate::Error::validation(
+                    format!("{a}/{b}"),
+                    format!("min and max must name the same field, not {a} and {b}"),
+                ));
+            }
+            (Some((f, _)), _) | (_, Some((f, _))) => f.clone(),
+            (None, None) => return Ok(ObjectQuery::all()),
+        };
+        let bound = |b: Option<(String, ObjectValue)>| {
+            b.map_or(Bound::Unbounded, |(_, v)| Bound::Included(v))
+        };
+        Ok(ObjectQuery::range(field, bound(min), bound(max)))
+    }
+
     /// Continue after a page.
     ///
     /// # Examples
